@@ -1,0 +1,119 @@
+/**
+ * The evidence model (DESIGN §4): devices, evidence, findings, and the inventory of SIMs and SMS.
+ * These are the detector's outputs; the store and the report writers take them as they are.
+ */
+
+export const families = ['goip', 'dinstar', 'ejoin', 'yeastar', 'openvox', 'gateway'] as const;
+export type Family = (typeof families)[number];
+
+export const familyNames: Record<Family, string> = {
+  goip: 'GoIP / DBL',
+  dinstar: 'Dinstar',
+  ejoin: 'Ejoin / SkyLine',
+  yeastar: 'Yeastar',
+  openvox: 'OpenVox',
+  gateway: 'other VoIP-GSM gateway',
+};
+
+export type Strength = 'weak' | 'medium' | 'strong';
+export type Confidence = 'low' | 'medium' | 'high';
+export const confidenceRank: Record<Confidence, number> = { low: 1, medium: 2, high: 3 };
+
+/** What a finding says a device is. */
+export type FindingKind = 'voip-gsm-gateway' | 'sms-server';
+
+/** A pointer back into the evidence: a capture file (by its SHA-256) and frame numbers. */
+export interface EvidenceRef {
+  file: number;
+  frames: number[];
+}
+
+export interface Evidence {
+  signature: string;
+  family: Family;
+  finding: FindingKind;
+  category: string;
+  strength: Strength;
+  weight: number;
+  summary: string;
+  source: string;
+  /** How many observations matched (the refs keep only the first few). */
+  count: number;
+  firstSeen: number;
+  lastSeen: number;
+  refs: EvidenceRef[];
+}
+
+export interface Device {
+  /** `mac:xx:xx:..` when the device's MAC was seen, else `ip:a.b.c.d`. */
+  key: string;
+  macs: string[];
+  ips: string[];
+  vendor?: string;
+  vendorNote?: string;
+  hostnames: string[];
+  vendorClasses: string[];
+  serials: string[];
+  userAgents: string[];
+  /** Distinct SIP address-of-records this device registered. */
+  sipLines: string[];
+  /** GoIP SMS-server channel ids (one per SIM line). */
+  channels: string[];
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface Finding {
+  /** Stable across runs for the same device and kind (used for de-duplication downstream). */
+  id: string;
+  kind: FindingKind;
+  device: string;
+  family: Family;
+  confidence: Confidence;
+  score: number;
+  /** Independent categories of evidence behind the finding. */
+  categories: string[];
+  evidence: Evidence[];
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface SimRecord {
+  device: string;
+  channel: string;
+  imei?: string;
+  imsi?: string;
+  iccid?: string;
+  msisdn?: string;
+  carrier?: string;
+  /** dBm, from AT+CSQ units (2·csq − 113) where the source gives CSQ. */
+  signalDbm?: number;
+  lac?: string;
+  cell?: string;
+  smsLogin?: string;
+  smbLogin?: string;
+  source: string;
+  firstSeen: number;
+  lastSeen: number;
+  refs: EvidenceRef[];
+}
+
+export interface SmsRecord {
+  device: string;
+  channel: string;
+  sender: string;
+  body: string;
+  recvId?: string;
+  source: string;
+  /** How many times the same message was seen (resends). */
+  copies: number;
+  ts: number;
+  refs: EvidenceRef[];
+}
+
+export interface DetectionResult {
+  devices: Device[];
+  findings: Finding[];
+  sims: SimRecord[];
+  sms: SmsRecord[];
+}

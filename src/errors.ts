@@ -1,0 +1,52 @@
+/**
+ * One error class with stable codes (after zwave-js): the code is printed in the message so a
+ * pasted log line can be searched for, and docs/ARCHITECTURE.md lists what each code means.
+ */
+export const ErrorCodes = {
+  /** A command-line argument or option is wrong. Exit 2. */
+  Usage: 'GW_USAGE',
+  /** A configuration value is wrong. Exit 2. */
+  Config: 'GW_CONFIG',
+  /** An input file cannot be opened or is not a capture. */
+  InputUnreadable: 'GW_INPUT_UNREADABLE',
+  /** An input file was read only in part (truncated, corrupt record, absurd caplen). */
+  InputPartial: 'GW_INPUT_PARTIAL',
+  /** The link type of a capture is not one we decode. */
+  LinkTypeUnsupported: 'GW_LINKTYPE_UNSUPPORTED',
+  /** The SQLite store could not be opened or written. */
+  Store: 'GW_STORE',
+  /** A signature table is malformed. */
+  Signatures: 'GW_SIGNATURES',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+export class GoipwatchError extends Error {
+  readonly code: ErrorCode;
+  readonly context: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(`${message} [${code}]`, options);
+    this.name = 'GoipwatchError';
+    this.code = code;
+    this.context = context;
+  }
+}
+
+/** Exit codes, documented in the README and `--help`. */
+export const ExitCodes = {
+  Ok: 0,
+  Failure: 1,
+  Usage: 2,
+  PartialInput: 3,
+} as const;
+
+export function isGoipwatchError(e: unknown): e is GoipwatchError {
+  return e instanceof GoipwatchError;
+}
+
+/** Message of an unknown thrown value, for logs and user messages. */
+export function describeError(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,133 @@
+/**
+ * The SQLite store (better-sqlite3). WAL, schema version in `user_version`, forward-only
+ * migrations, and one transaction per batch of writes (an SD card wears with every fsync).
+ *
+ * Schema v1 keeps what a replay produces: runs, their inputs (path + SHA-256), devices, findings
+ * with their evidence (and the frames it points at), SIMs and SMS. The probe-daemon work adds
+ * the outbox and retention as later migrations.
+ */
+import Database from 'better-sqlite3';
+import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
+
+type Db = Database.Database;
+
+const migrations: Array<(db: Db) => void> = [
+  // v1: replay results
+  (db) => {
+    db.exec(`
+      CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        tool_version TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        partial INTEGER NOT NULL
+      );
+      CREATE TABLE inputs (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        idx INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        link_type TEXT NOT NULL,
+        frames INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        problem TEXT,
+        PRIMARY KEY (run_id, idx)
+      );
+      CREATE TABLE devices (
+        key TEXT PRIMARY KEY,
+        macs TEXT NOT NULL,
+        ips TEXT NOT NULL,
+        vendor TEXT,
+        facts TEXT NOT NULL,
+        first_seen REAL,
+        last_seen REAL
+      );
+      CREATE TABLE findings (
+        id TEXT PRIMARY KEY,
+        device TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        family TEXT NOT NULL,
+        confidence TEXT NOT NULL,
+        score REAL NOT NULL,
+        categories TEXT NOT NULL,
+        first_seen REAL,
+        last_seen REAL,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        updated_runs INTEGER NOT NULL DEFAULT 1
+      );
+      CREATE TABLE evidence (
+        finding_id TEXT NOT NULL REFERENCES findings(id),
+        signature TEXT NOT NULL,
+        family TEXT NOT NULL,
+        category TEXT NOT NULL,
+        strength TEXT NOT NULL,
+        weight REAL NOT NULL,
+        summary TEXT NOT NULL,
+        source TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        refs TEXT NOT NULL,
+        PRIMARY KEY (finding_id, signature)
+      );
+      CREATE TABLE sims (
+        device TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        imsi TEXT NOT NULL DEFAULT '',
+        imei TEXT, iccid TEXT, msisdn TEXT, carrier TEXT, signal_dbm INTEGER, lac TEXT, cell TEXT,
+        sms_login TEXT, smb_login TEXT, source TEXT NOT NULL,
+        first_seen REAL, last_seen REAL, refs TEXT NOT NULL,
+        PRIMARY KEY (device, channel, imsi)
+      );
+      CREATE TABLE sms (
+        id TEXT PRIMARY KEY,
+        device TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        body TEXT NOT NULL,
+        recv_id TEXT,
+        source TEXT NOT NULL,
+        copies INTEGER NOT NULL,
+        ts REAL,
+        refs TEXT NOT NULL
+      );
+      CREATE INDEX findings_device ON findings(device);
+    `);
+  },
+];
+
+export const schemaVersion = migrations.length;
+
+export function openDatabase(path: string): Db {
+  let db: Db;
+  try {
+    db = new Database(path);
+  } catch (e) {
+    throw new GoipwatchError(ErrorCodes.Store, `cannot open database ${path}: ${describeError(e)}`, { path });
+  }
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  } catch (e) {
+    db.close();
+    if (e instanceof GoipwatchError) throw e;
+    throw new GoipwatchError(ErrorCodes.Store, `cannot prepare database ${path}: ${describeError(e)}`, { path });
+  }
+  return db;
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new GoipwatchError(ErrorCodes.Store, `database schema v${current} is newer than this goipwatch understands (v${migrations.length}); upgrade goipwatch`);
+  }
+  for (let v = current; v < migrations.length; v++) {
+    db.transaction(() => {
+      migrations[v]!(db);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
