@@ -25,6 +25,8 @@ export function buildProgram(): Command {
     .version(toolVersion(), '-V, --version')
     .option('--log-level <level>', 'log level on stderr: fatal, error, warn, info, debug, trace', 'info')
     .showHelpAfterError('(run with --help for usage)')
+    // Throw instead of exiting so usage mistakes map to exit code 2; inherited by subcommands added below.
+    .exitOverride()
     .addHelpText('after', exitCodesHelp)
     .hook('preAction', (cmd) => {
       createLogger(String(cmd.opts().logLevel ?? 'info'));
@@ -36,7 +38,6 @@ export function buildProgram(): Command {
 
 async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCodes.Ok;

@@ -26,6 +26,9 @@ const OPT_VENDOR_CLASS = 60;
 const OPT_CLIENT_ID = 61;
 const OPT_END = 255;
 
+/** The options this analyzer reads, as they end up in the observation. */
+type DhcpOptions = Partial<Pick<DhcpObservation, 'messageType' | 'vendorClass' | 'hostname' | 'requestedIp' | 'paramRequestList' | 'clientId'>>;
+
 function malformed(reason: string, ctx: PacketContext): AnalyzerResult {
   return { observations: [], malformed: [{ protocol: PROTOCOL, reason, ref: ctx.ref }] };
 }
@@ -60,13 +63,8 @@ export function analyzeDhcp(payload: Buffer, ctx: PacketContext): AnalyzerResult
 
   const ciaddr = ipv4(payload, 12);
   const yiaddr = ipv4(payload, 16);
-  const obs: DhcpObservation = {
-    kind: 'dhcp',
-    device: { ip: '' },
-    ts: ctx.ts,
-    ref: ctx.ref,
-    clientMac: hexColon(payload, 28, hlen),
-  };
+  const mac = hexColon(payload, 28, hlen);
+  const found: DhcpOptions = {};
 
   // Options are code, length, value; 0 is a one-byte pad and 255 ends the list (RFC 2132 §3).
   // Option 52 (overload: more options in sname/file) is not followed: the fields we read are
@@ -86,43 +84,41 @@ export function analyzeDhcp(payload: Buffer, ctx: PacketContext): AnalyzerResult
     switch (code) {
       case OPT_MESSAGE_TYPE:
         if (len !== 1) return malformed('message type option is not 1 byte', ctx);
-        obs.messageType = payload[value]!;
+        found.messageType = payload[value]!;
         break;
       case OPT_REQUESTED_IP:
         if (len !== 4) return malformed('requested IP option is not 4 bytes', ctx);
-        obs.requestedIp = ipv4(payload, value);
+        found.requestedIp = ipv4(payload, value);
         break;
       case OPT_HOST_NAME:
-        obs.hostname = optionText(payload, value, len);
+        found.hostname = optionText(payload, value, len);
         break;
       case OPT_VENDOR_CLASS:
-        obs.vendorClass = optionText(payload, value, len);
+        found.vendorClass = optionText(payload, value, len);
         break;
       case OPT_PARAM_REQUEST_LIST:
-        obs.paramRequestList = [...payload.subarray(value, value + len)];
+        found.paramRequestList = [...payload.subarray(value, value + len)];
         break;
       case OPT_CLIENT_ID:
         // Usually hardware type 1 + the MAC again (RFC 2132 §9.14); kept as hex since it may be anything.
-        if (len > 0) obs.clientId = hexColon(payload, value, len);
+        if (len > 0) found.clientId = hexColon(payload, value, len);
         break;
     }
     off = value + len;
   }
 
-  const mac = obs.clientMac;
+  const base = { kind: 'dhcp' as const, ts: ctx.ts, ref: ctx.ref, clientMac: mac, ...found };
   if (op === 1) {
     // Client → server: the address the client has (ciaddr, RFC 2131 §4.4.5 renewals), else the one
     // it asks for, else whatever it sends from (0.0.0.0 while it has none).
-    const ip = ciaddr !== '0.0.0.0' ? ciaddr : obs.requestedIp ?? ctx.src.ip;
-    obs.device = { ip, mac };
-    obs.peer = ctx.dst;
-  } else {
-    // Server → client: the device is the client being given yiaddr. A NAK or an INFORM answer has
-    // yiaddr 0, so fall back to ciaddr, then to the address the reply was sent to.
-    obs.device = { ip: deviceIpOfReply(yiaddr, ciaddr, ctx.dst), mac };
-    if (yiaddr !== '0.0.0.0') obs.yourIp = yiaddr;
-    obs.peer = ctx.src;
+    const ip = ciaddr !== '0.0.0.0' ? ciaddr : found.requestedIp ?? ctx.src.ip;
+    const obs: DhcpObservation = { ...base, device: { ip, mac }, peer: ctx.dst };
+    return { observations: [obs] };
   }
+  // Server → client: the device is the client being given yiaddr. A NAK or an INFORM answer has
+  // yiaddr 0, so fall back to ciaddr, then to the address the reply was sent to.
+  const obs: DhcpObservation = { ...base, device: { ip: deviceIpOfReply(yiaddr, ciaddr, ctx.dst), mac }, peer: ctx.src };
+  if (yiaddr !== '0.0.0.0') obs.yourIp = yiaddr;
   return { observations: [obs] };
 }
 

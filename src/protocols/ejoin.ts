@@ -95,11 +95,8 @@ export function normaliseMac(mac: string): string {
 }
 
 type EjoinFacts = Omit<EjoinApiObservation, 'kind' | 'device' | 'peer' | 'ts' | 'ref' | 'via'>;
-export interface EjoinReading {
-  facts: EjoinFacts;
-  /** Parts that were skipped, each with its reason. */
-  problems: string[];
-}
+/** What a JSON document said, and the parts that were skipped, each with its reason. */
+export interface EjoinReading { facts: EjoinFacts; problems: string[] }
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() || undefined : typeof v === 'number' ? String(v) : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : undefined);
@@ -125,19 +122,16 @@ export function readEjoinJson(doc: unknown): EjoinReading | null {
   const facts: EjoinFacts = { slots: [], sms: [] };
   const problems: string[] = [];
   const type = text(o['type']);
-  if (type) facts.type = type;
-  const op = text(o['op']);
-  if (op) facts.op = op;
   const mac = text(o['mac']);
+  const op = text(o['op']);
+  if (type) facts.type = type;
+  if (op) facts.op = op;
   if (mac) facts.mac = normaliseMac(mac);
-  const maxPorts = num(o['max-ports']);
-  const maxSlot = num(o['max-slot']) ?? num(o['max-slots']);
-  if (maxPorts !== undefined) facts.maxPorts = maxPorts;
-  if (maxSlot !== undefined) facts.maxSlot = maxSlot;
-  const ver = text(o['ver']);
-  const ip = text(o['ip']);
-  if (ver) facts.firmwareVersion = ver;
-  if (ip) facts.deviceIp = ip;
+  const scalars: Array<[keyof EjoinFacts, string | number | undefined]> = [
+    ['maxPorts', num(o['max-ports'])], ['maxSlot', num(o['max-slot']) ?? num(o['max-slots'])],
+    ['firmwareVersion', text(o['ver'])], ['deviceIp', text(o['ip'])],
+  ];
+  for (const [k, v] of scalars) if (v !== undefined) Object.assign(facts, { [k]: v });
   // dev-status carries status[]; a port-status (format not in our sources) is read as one slot if it has `port`.
   const slots = Array.isArray(o['status']) ? o['status'] : type === 'port-status' && o['port'] !== undefined ? [o] : [];
   slots.forEach((raw, i) => {
@@ -265,7 +259,7 @@ class EjoinStreamAnalyzer implements StreamAnalyzer {
   }
 
   private readHead(dir: Direction, result: AnalyzerResult, ts: number): 'message' | 'head' | 'wait' {
-    // LibHTTPD-style bare-LF heads occur on these boxes' relatives (§1.5), so both ends are accepted.
+    // Bare-LF heads exist in this field (GoIP's LibHTTPD, §1.5): both head ends are accepted.
     const crlf = dir.buf.indexOf('\r\n\r\n');
     const lf = dir.buf.indexOf('\n\n');
     const end = crlf >= 0 && (lf < 0 || crlf < lf) ? crlf : lf;
@@ -321,14 +315,15 @@ class EjoinStreamAnalyzer implements StreamAnalyzer {
   }
 
   private request(head: HttpHead, body: Buffer | null, frames: number[], result: AnalyzerResult, ts: number): void {
+    const method = head.method ?? '';
     let url: URL;
     try {
       url = new URL(head.target ?? '', 'http://gateway.invalid');
     } catch (e) {
+      if (this.pending.length < 32) this.pending.push({ method }); // keeps replies paired with requests
       this.malformed(result, frames, `request target is not a URL (${e instanceof Error ? e.name : 'error'})`);
       return;
     }
-    const method = head.method ?? '';
     const goip = GOIP_PATH.test(url.pathname);
     if (this.pending.length < 32) this.pending.push({ method, ...(goip ? { path: url.pathname } : {}) });
     if (goip) {

@@ -42,9 +42,9 @@ const EVENT_NAMES: ReadonlySet<string> = new Set<GoipEventName>([
  * - ussdexit:      `USSDEXIT id pwd` (server) / `USSDEXIT id` (gateway).
  * - password-only: the server sends `cmd id pwd`; the gateway echoes `cmd id <ok|value>`. One
  *                  argument is the gateway's when it is `ok` or has the getter's answer shape
- *                  (GETTER_ANSWER), else the server's password. A numeric password on a getter
- *                  whose answer is a number is therefore read as an answer: there is no way to
- *                  tell them apart without the request/answer pairing, which is the detector's job.
+ *                  (GETTER_ANSWER), else the server's password. A password that happens to have
+ *                  the answer's shape (all digits for get_exp_time) is therefore read as an answer:
+ *                  only pairing request and answer by sendid could tell, and that is the detector's job.
  * - setter:        `cmd id value pwd` (≥ 2 args, server) / `cmd id ok` (gateway).
  * - DONE is sent by both sides with the same shape (`DONE id`, server first, gateway echoes):
  *   it is reported as the server's, since the server's DONE always exists in a session.

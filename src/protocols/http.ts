@@ -111,6 +111,8 @@ class DirectionReader {
   private headBytes = 0;
   private frames: number[] = [];
   private pending: PendingResponse | null = null;
+  /** Frame of the bytes being read now, for errors found in a body. */
+  private currentFrame = 0;
 
   constructor(
     private readonly session: HttpSession,
@@ -120,6 +122,7 @@ class DirectionReader {
 
   push(data: Buffer, frame: number, ts: number, emit: Emit): void {
     let at = 0;
+    this.currentFrame = frame;
     while (at < data.length && this.phase.kind !== 'stop') {
       if (this.phase.kind === 'head') {
         if (this.headBytes === 0) {
@@ -287,7 +290,7 @@ class DirectionReader {
   }
 
   private giveUp(reason: string, emit: Emit, at: number): number {
-    emit.malformed.push({ protocol: 'http', reason, ref: this.ref() });
+    emit.malformed.push({ protocol: 'http', reason, ref: { file: this.session.fileIndex, frames: [this.currentFrame] } });
     this.flushPending(emit);
     this.phase = { kind: 'stop' };
     return at;

@@ -39,7 +39,8 @@ export function summarizeSdp(text: string): SdpSummary | { error: string } {
   if (origin !== undefined) summary.origin = origin;
   if (typeof session.name === 'string') summary.sessionName = session.name;
   const connection = session.connection?.ip ?? session.media.find((m) => m.connection?.ip !== undefined)?.connection?.ip;
-  if (typeof connection === 'string') summary.connection = connection;
+  // RFC 4566 §5.7: a multicast address carries "/ttl[/count]"; the summary keeps the address.
+  if (typeof connection === 'string') summary.connection = connection.split('/')[0] ?? connection;
 
   for (const [index, media] of session.media.entries()) {
     if (typeof media.type !== 'string' || media.type === '' || typeof media.port !== 'number') {

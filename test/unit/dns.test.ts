@@ -14,6 +14,9 @@ function ctx(src: Endpoint, dst: Endpoint, frame: number): PacketContext {
   return { src, dst, transport: 'udp', ts: 1_586_664_910_000, ref: { file: 0, frames: [frame] } };
 }
 
+/** Header with the given qdcount, flags 0x0100 (standard query, RD), txid 0x1234. */
+const header = (qdcount: number): string => `12340100${qdcount.toString(16).padStart(4, '0')}000000000000`;
+
 function only(result: AnalyzerResult | null): DnsQueryObservation {
   expect(result?.malformed).toBeUndefined();
   expect(result?.observations).toHaveLength(1);
@@ -42,8 +45,6 @@ describe('DNS queries of a booting GoIP (NiceLabs startup.pcap)', () => {
 });
 
 describe('DNS names (synthetic, RFC 1035 §4.1.4)', () => {
-  /** Header with the given qdcount, flags 0x0100 (standard query, RD), txid 0x1234. */
-  const header = (qdcount: number): string => `12340100${qdcount.toString(16).padStart(4, '0')}000000000000`;
 
   it('follows a compression pointer in a second question', () => {
     // Q1 at offset 12: gontp.org; Q2: www + pointer to offset 12.
@@ -66,7 +67,6 @@ describe('DNS names (synthetic, RFC 1035 §4.1.4)', () => {
 });
 
 describe('malformed DNS', () => {
-  const header = (qdcount: number): string => `12340100${qdcount.toString(16).padStart(4, '0')}000000000000`;
   it.each([
     { name: 'a short header', hex: '67c601000001', reason: 'shorter than a DNS header' },
     { name: 'a pointer to itself', hex: `${header(1)}c00c00010001`, reason: 'name pointer does not point backwards' },

@@ -1,0 +1,94 @@
+/**
+ * The command line as a user meets it: exit codes, messages for mistakes (never a stack trace),
+ * the JSON document, the SQLite store, and input files left untouched. Runs the built CLI
+ * (`npm test` builds first through scripts/setup.sh).
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+
+const root = resolve(__dirname, '../..');
+const cli = join(root, 'dist/src/cli/main.js');
+const external = resolve(root, '../shared/external/nicelabs-goip');
+
+function goipwatch(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, GOIPWATCH_LOG_FORMAT: 'json' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+const work = mkdtempSync(join(tmpdir(), 'gw-cli-'));
+
+describe('goipwatch CLI', () => {
+  it('prints help that names the commands and the exit codes', () => {
+    const r = goipwatch('--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('replay');
+    expect(r.out).toMatch(/3\s+partial input/);
+  });
+
+  it('exits 2 with a usage message when replay gets no file', () => {
+    const r = goipwatch('replay');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/missing required argument/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('exits 2 on an unknown option', () => {
+    expect(goipwatch('replay', '--frobnicate', 'x.pcap').code).toBe(2);
+  });
+
+  it('exits 2 with the file and row named when a signature table is malformed', () => {
+    const bad = join(work, 'bad-signatures.json');
+    writeFileSync(bad, JSON.stringify({ signatures: [{ id: 'x', family: 'nokia' }] }));
+    const r = goipwatch('replay', '--signatures', bad, join(external, 'ddns.pcap'));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(bad);
+    expect(r.err).toMatch(/row 1.*family/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+
+  it('keeps the readable part of a truncated capture, names the problem and exits 3', () => {
+    const cut = join(work, 'cut.pcap');
+    writeFileSync(cut, readFileSync(join(external, 'startup.pcap')).subarray(0, 4000));
+    const r = goipwatch('replay', '--json', cut, join(external, 'ddns.pcap'));
+    expect(r.code).toBe(3);
+    expect(r.err).toContain('cut.pcap');
+    expect(r.err).toMatch(/truncated inside record/);
+    const doc = JSON.parse(r.out) as { partial: boolean; inputs: Array<{ status: string; frames: number }>; findings: Array<{ device: string }> };
+    expect(doc.partial).toBe(true);
+    expect(doc.inputs.map((i) => i.status)).toEqual(['partial', 'ok']);
+    expect(doc.inputs[0]!.frames).toBeGreaterThan(10);
+    // The DHCP frames at the start of the cut file still identify the gateway.
+    expect(doc.findings.map((f) => f.device)).toContain('mac:38:3f:10:05:d7:9d');
+  });
+
+  it('says a text file is not a capture, exits 3, and still reads the other inputs', () => {
+    const txt = join(work, 'notes.pcap');
+    writeFileSync(txt, 'suspect flat 12, router in the kitchen\n');
+    const r = goipwatch('replay', txt, join(external, 'ddns.pcap'));
+    expect(r.code).toBe(3);
+    expect(r.err).toMatch(/notes\.pcap.*not a pcap or pcapng capture/);
+    expect(r.out).toContain('mac:38:3f:10:05:64:80');
+  });
+
+  it('stores findings in SQLite and updates them, not repeats them, on a second run', () => {
+    const db = join(work, 'case.db');
+    const copy = join(work, 'ddns.pcap');
+    copyFileSync(join(external, 'ddns.pcap'), copy);
+    const before = statSync(copy).mtimeMs;
+    expect(goipwatch('replay', '--db', db, copy).code).toBe(0);
+    expect(goipwatch('replay', '--db', db, copy).code).toBe(0);
+    expect(statSync(copy).mtimeMs).toBe(before);
+    const d = new Database(db, { readonly: true });
+    expect(d.pragma('user_version', { simple: true })).toBe(1);
+    expect(d.prepare('SELECT count(*) n FROM runs').get()).toEqual({ n: 2 });
+    const findings = d.prepare('SELECT device, family, updated_runs FROM findings').all();
+    expect(findings).toEqual([{ device: 'mac:38:3f:10:05:64:80', family: 'goip', updated_runs: 2 }]);
+    const ev = d.prepare("SELECT refs FROM evidence WHERE signature = 'vendor-ddns'").get() as { refs: string };
+    expect(JSON.parse(ev.refs)[0]).toMatchObject({ file: copy, frames: [1] });
+    d.close();
+  });
+});
