@@ -70,6 +70,16 @@ const SEGMENT_OVERHEAD = 128;
  */
 const MAX_PENDING_SEGMENTS = 1024;
 
+/**
+ * Ports a gateway or its controller listens on above 1023: SIP (5060/5061), Asterisk AMI (5038,
+ * Yeastar/OpenVox SMS API), HTTP alternates. A server there often speaks first (AMI banner), so
+ * without the handshake the first sender would otherwise be taken for the client.
+ */
+const KNOWN_SERVER_PORTS = new Set([5060, 5061, 5038, 8080, 8000, 8088]);
+function isServerPort(port: number): boolean {
+  return port < 1024 || KNOWN_SERVER_PORTS.has(port);
+}
+
 /** a − b modulo 2^32 as a signed 32-bit number: < 0 when a comes before b (RFC 9293 §3.4). */
 function seqDiff(a: number, b: number): number {
   return (a - b) | 0;
@@ -213,7 +223,7 @@ export class TcpReassembler {
     // Client = sender of a SYN without ACK; the sender of a SYN-ACK is the server. Without the
     // handshake the first sender is taken as client, unless it sends from a well-known port
     // (< 1024) to an ephemeral one: then it is the server answering.
-    const senderIsClient = seg.syn ? !seg.ackFlag : !(seg.srcPort < 1024 && seg.dstPort >= 1024);
+    const senderIsClient = seg.syn ? !seg.ackFlag : !(isServerPort(seg.srcPort) && !isServerPort(seg.dstPort));
     const sender = endpoint(seg.srcIp, seg.srcPort, seg.srcMac);
     const receiver = endpoint(seg.dstIp, seg.dstPort, seg.dstMac);
     const info: TcpConnectionInfo = {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { replay } from '../replay.js';
@@ -16,6 +16,20 @@ export function repoRoot(): string {
   return process.cwd();
 }
 
+interface ManifestEntry {
+  file: string;
+  partial?: boolean;
+  unreadable?: boolean;
+}
+
+/** The bundled fixtures that are whole captures (the bad-input ones are for the tests, not the demo). */
+export function demoCaptures(root: string): string[] {
+  const manifest = join(root, 'fixtures', 'manifest.json');
+  if (!existsSync(manifest)) return [join(root, 'fixtures')];
+  const doc = JSON.parse(readFileSync(manifest, 'utf8')) as { captures: ManifestEntry[] };
+  return doc.captures.filter((c) => !c.partial && !c.unreadable).map((c) => join(root, 'fixtures', c.file));
+}
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
@@ -24,7 +38,7 @@ export function registerDemo(program: Command): void {
     .option('--db <path>', 'also keep the results in this SQLite file')
     .action(async (opts: { json?: boolean; db?: string }) => {
       const root = repoRoot();
-      const inputs = [join(root, 'fixtures', 'gateways')];
+      const inputs = demoCaptures(root);
       const external = resolve(root, '..', 'shared', 'external');
       if (existsSync(external)) inputs.push(external);
       componentLogger('demo').info({ inputs }, 'replaying the demo captures (no hardware needed)');

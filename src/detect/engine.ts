@@ -157,7 +157,15 @@ export class DetectionEngine {
         for (const m of o.sms) this.addSms(d, m.port, m.from, m.text, undefined, 'ejoin-api', o.ts, o.ref);
         break;
       case 'ami':
-        if (o.smsText !== undefined) this.addSms(d, o.gsmPort ?? '', o.smsSender ?? '', o.smsText, undefined, 'ami', o.ts, o.ref);
+        // Only received SMS go to the inventory; texts the operator sends are outbound commands.
+        if (o.event !== undefined && o.smsText !== undefined) this.addSms(d, o.gsmPort ?? '', o.smsSender ?? '', o.smsText, o.smsId, 'ami', o.ts, o.ref);
+        if (o.imei || o.imsi) this.addSim(d, o.gsmPort ?? '', { imei: o.imei, imsi: o.imsi, carrier: o.networkName }, 'ami', o.ts, o.ref);
+        break;
+      case 'dinstar-api':
+        add(d.macs, o.gatewayMac);
+        if (o.from === 'gateway' && o.smsSender !== undefined && o.smsText !== undefined) {
+          this.addSms(d, o.port !== undefined ? String(o.port) : '', o.smsSender, o.smsText, undefined, 'dinstar-api', o.ts, o.ref);
+        }
         break;
       case 'dns-query':
         for (const name of o.names) {

@@ -162,8 +162,8 @@ class DirectionReader {
       return data.length;
     }
     const headText = buf.toString('latin1', 0, split.headEnd);
-    // LibHTTPD's mark: the block ends "\n\n" and no line ends in CRLF.
-    const bareLf = split.bodyStart - split.headEnd === 1 && buf.subarray(0, split.bodyStart).indexOf('\r\n') === -1;
+    // LibHTTPD's mark: no line of the block, the empty one included, ends in CRLF (so it ends "\n\n").
+    const bareLf = buf.subarray(0, split.bodyStart).indexOf('\r\n') === -1;
     const consumed = split.bodyStart - (this.headBytes - piece.length);
     this.head = [];
     this.headBytes = 0;

@@ -151,7 +151,7 @@ class SmtpSession implements StreamAnalyzer {
         break;
       case 'AUTH': {
         const mechanism = (line.split(' ')[1] ?? '').toUpperCase();
-        
+        if (mechanism === 'LOGIN') this.authLogin = true;
         addFrame(this.sessionFrames, frame);
         this.state = 'auth';
         break;

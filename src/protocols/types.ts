@@ -11,7 +11,7 @@
  * or the detector.
  */
 
-/** A network endpoint as seen on the wire. `mac` only when the link layer showed it. */
+/** A network endpoint as seen on the wire. `mac` when the link layer showed it (local addresses only) or the protocol itself states it (the Dinstar DWG header). */
 export interface Endpoint {
   ip: string;
   port?: number;

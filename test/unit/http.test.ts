@@ -76,6 +76,11 @@ describe('httpStreamAnalyzer', () => {
     expect(obs?.realm).toBeUndefined();
   });
 
+  it('does not call a block bareLf when any of its lines, even the empty one, ends in CRLF', () => {
+    const r = run(httpStreamAnalyzer.create(conn), [[false, 'HTTP/1.0 204 No Content\nServer: mixed\n\r\nHTTP/1.0 204 No Content\r\nServer: mixed\n\n', 25]]);
+    expect(http(r).map((o) => o.bareLf)).toEqual([false, false]);
+  });
+
   it('finds a title split over segments and names both frames', () => {
     const cut = CRLF_200.indexOf('Gate');
     const [obs] = http(run(httpStreamAnalyzer.create(conn), [[false, CRLF_200.slice(0, cut), 30], [false, CRLF_200.slice(cut), 31]]));

@@ -191,6 +191,13 @@ describe('TcpReassembler', () => {
     expect(rec.stream(true)).toBe('EHLO goip\r\n');
   });
 
+  it('takes an AMI server on 5038 as server when its banner is the first segment seen', () => {
+    const { r, rec } = setup();
+    const ami = { fileIndex: 0, srcIp: '192.168.1.50', srcPort: 5038, dstIp: '192.168.1.9', dstPort: 50123 };
+    r.push({ ...seg('s', 1, 'Asterisk Call Manager/1.1\r\n'), ...ami });
+    expect(rec.opened[0]).toMatchObject({ client: { ip: '192.168.1.9', port: 50123 }, server: { ip: '192.168.1.50', port: 5038 } });
+  });
+
   it('takes the SYN-ACK sender as server and starts the client stream from its ACK', () => {
     const { r, rec } = setup();
     r.push(seg('s', 5000, '', { syn: true, ack: 1001 }));
