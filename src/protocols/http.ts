@@ -154,28 +154,31 @@ class DirectionReader {
     this.head.push(Buffer.from(piece));
     this.headBytes += piece.length;
     const buf = Buffer.concat(this.head, this.headBytes);
+    if (!startsLikeHttp(buf)) return this.stopInHead('not an HTTP start line', emit, data.length);
     const split = findHeadEnd(buf);
     if (split === null) {
       if (this.headBytes < MAX_HEAD) return at + piece.length;
-      emit.malformed.push({ protocol: 'http', reason: 'HTTP head longer than 8 KiB; rest of this direction not read', ref: this.ref() });
-      this.phase = { kind: 'stop' };
-      return data.length;
+      return this.stopInHead('HTTP head longer than 8 KiB; rest of this direction not read', emit, data.length);
     }
     const headText = buf.toString('latin1', 0, split.headEnd);
     // LibHTTPD's mark: no line of the block, the empty one included, ends in CRLF (so it ends "\n\n").
     const bareLf = buf.subarray(0, split.bodyStart).indexOf('\r\n') === -1;
     const consumed = split.bodyStart - (this.headBytes - piece.length);
+    const head = parseHead(headText);
+    if (head === null) return this.stopInHead('not an HTTP start line', emit, data.length);
     this.head = [];
     this.headBytes = 0;
-
-    const head = parseHead(headText);
-    if (head === null) {
-      emit.malformed.push({ protocol: 'http', reason: 'not an HTTP start line', ref: this.ref() });
-      this.phase = { kind: 'stop' };
-      return data.length;
-    }
     this.onHead(head, bareLf, ts, emit);
     return at + consumed;
+  }
+
+  /** A head that cannot be read: report it, free it, and read nothing more in this direction. */
+  private stopInHead(reason: string, emit: Emit, at: number): number {
+    emit.malformed.push({ protocol: 'http', reason, ref: this.ref() });
+    this.head = [];
+    this.headBytes = 0;
+    this.phase = { kind: 'stop' };
+    return at;
   }
 
   private onHead(head: HttpHead, bareLf: boolean, ts: number, emit: Emit): void {
@@ -327,6 +330,13 @@ class DirectionReader {
 
 function addFrame(frames: number[], frame: number): void {
   if (frames.length < MAX_REF_FRAMES && frames[frames.length - 1] !== frame) frames.push(frame);
+}
+
+/** False as soon as the first bytes cannot open a request or response line, so binary data is not buffered. */
+function startsLikeHttp(buf: Buffer): boolean {
+  const text = buf.toString('latin1', 0, Math.min(buf.length, 8));
+  if (text.length < 8) return /^(?:H(?:T(?:T(?:P(?:\/\d?)?)?)?)?$|[A-Z]{1,7}(?: |$))/.test(text);
+  return /^(?:HTTP\/\d|[A-Z]{1,7} )/.test(text);
 }
 
 const RESPONSE_LINE = /^HTTP\/\d\.\d (\d{3})(?: .*)?$/;

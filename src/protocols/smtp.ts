@@ -21,6 +21,8 @@ const MAX_LINE = 64 * 1024;
 /** Bytes of one mail (headers + body) kept; the rest is counted out. */
 const MAX_MAIL = 64 * 1024;
 const MAX_REF_FRAMES = 32;
+/** Commands awaiting their reply (RFC 2920 pipelining sends several before reading any answer). */
+const MAX_AWAITING = 32;
 
 const GREETING = Buffer.from('220', 'latin1');
 
@@ -85,6 +87,8 @@ class SmtpSession implements StreamAnalyzer {
   private authLogin = false;
   private tls = false;
   private sessionFrames: number[] = [];
+  /** Verbs of the commands sent and not yet answered, oldest first, to pair each reply with its command. */
+  private awaiting: string[] = [];
   /** The mail being sent, from its DATA command to the "." line (or a refusal). */
   private mail: Mail | null = null;
   private lastTs: number;
@@ -126,6 +130,7 @@ class SmtpSession implements StreamAnalyzer {
       // RFC 5321 §4.1.1.4: a line with only "." ends the mail data.
       if (line === '.') {
         out.push(this.finishMail(ts));
+        this.expectReply('.');
         this.state = 'command';
         return;
       }
@@ -143,10 +148,11 @@ class SmtpSession implements StreamAnalyzer {
       if (verb !== 'MAIL' && verb !== 'QUIT' && verb !== 'RSET') return;
       this.state = 'command';
     }
+    this.expectReply(verb);
     switch (verb) {
       case 'EHLO':
       case 'HELO':
-        this.ehlo = line.slice(5).trim();
+        this.ehlo = line.slice(5).trim() || undefined;
         addFrame(this.sessionFrames, frame);
         break;
       case 'AUTH': {
@@ -170,19 +176,29 @@ class SmtpSession implements StreamAnalyzer {
     }
   }
 
+  private expectReply(verb: string): void {
+    if (this.awaiting.length < MAX_AWAITING) this.awaiting.push(verb);
+  }
+
   private onServerLine(line: string): void {
+    // Reply lines are "ddd text" or, before the last line of a multi-line reply, "ddd-text" (RFC 5321 §4.2).
+    if (!/^\d{3}(?:[ -]|$)/.test(line) || line[3] === '-') return;
     const code = Number(line.slice(0, 3));
-    const last = line[3] !== '-';
-    if (!last || !Number.isInteger(code)) return;
-    if (this.state === 'auth' && code !== 334) this.state = 'command';
-    else if (this.state === 'data-wait' && code === 354) this.state = 'data';
-    else if (this.state === 'data-wait' && code >= 400) {
-      // DATA refused: no mail follows.
-      this.mail = null;
-      this.state = 'command';
+    // 334 asks for the next AUTH line (RFC 4954 §4): the AUTH command is not answered yet.
+    if (code === 334) return;
+    // The greeting answers no command; every other final reply answers the oldest one.
+    const verb = this.awaiting.shift();
+    if (verb === 'AUTH' && this.state === 'auth') this.state = 'command';
+    else if (verb === 'DATA' && this.state === 'data-wait') {
+      if (code === 354) this.state = 'data';
+      else {
+        // DATA refused: no mail follows.
+        this.mail = null;
+        this.state = 'command';
+      }
     }
     // RFC 3207 §4: after "220" to STARTTLS the connection is TLS; nothing more is readable.
-    else if (this.state === 'starttls-wait') this.state = code === 220 ? 'tls' : 'command';
+    else if (verb === 'STARTTLS' && this.state === 'starttls-wait') this.state = code === 220 ? 'tls' : 'command';
   }
 
   private finishMail(ts: number): SmtpSmsObservation {

@@ -119,6 +119,12 @@ describe('httpStreamAnalyzer', () => {
     expect(http(r).map((o) => o.status)).toEqual([200, 304]);
   });
 
+  it('waits on a start line cut after a few bytes ("GET /", "HTT")', () => {
+    const r = run(httpStreamAnalyzer.create(conn), [[true, REQUEST.slice(0, 5), 71], [true, REQUEST.slice(5), 72], [false, 'HTT', 73], [false, 'P/1.0 200 OK\n\n', 74]]);
+    expect(r.malformed).toEqual([]);
+    expect(http(r).map((o) => [o.path ?? o.status, o.ref.frames])).toEqual([['/default/en_US/status.html', [71, 72]], [200, [73, 74]]]);
+  });
+
   it('skips CRLFs between messages (RFC 9112 §2.2)', () => {
     const r = run(httpStreamAnalyzer.create(conn), [[true, `\r\n${REQUEST}\r\n${REQUEST}`, 70]]);
     expect(http(r)).toHaveLength(2);

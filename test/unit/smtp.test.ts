@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { StreamAnalyzer, TcpConnectionInfo } from '../../src/capture/stream.js';
 import { parseGoipSmsMail, smtpStreamAnalyzer } from '../../src/protocols/smtp.js';
-import type { AnalyzerResult, SmtpSmsObservation } from '../../src/protocols/types.js';
+import type { SmtpSmsObservation } from '../../src/protocols/types.js';
 
 const GATEWAY = { ip: '192.168.1.30', port: 44378 };
 const MAIL_SERVER = { ip: '192.168.1.100', port: 25 };
@@ -47,7 +47,7 @@ const CAPTURE: Array<[number, boolean, number, string]> = [
 /** The SMS as it decodes from the base64 body (UTF-8, traditional Chinese: a SmarTone balance notice). */
 const SMS_TEXT = '現時你的儲值金額為:$242.04 有效期至23/05/2020 23:59';
 
-function replay(session: StreamAnalyzer, steps: Array<[number, boolean, string]>, withEnd = true): AnalyzerResult & { observations: SmtpSmsObservation[] } {
+function replay(session: StreamAnalyzer, steps: Array<[number, boolean, string]>, withEnd = true): { observations: SmtpSmsObservation[] } {
   const observations: SmtpSmsObservation[] = [];
   for (const [frame, fromClient, text] of steps) {
     const result = session.push(fromClient, Buffer.from(text, 'utf8'), frame, conn.ts + frame);
@@ -183,6 +183,18 @@ describe('smtpStreamAnalyzer on synthetic sessions (written for this test)', () 
       [4, true, 'QUIT\r\n'],
     ]);
     expect(observations).toEqual([]);
+  });
+
+  it('pairs pipelined replies with their commands: a refused RCPT does not stop an accepted DATA (RFC 2920)', () => {
+    const { observations } = replay(smtpStreamAnalyzer.create(conn), [
+      [1, false, '220 mx ESMTP\r\n'],
+      [2, true, 'EHLO gw\r\n'],
+      [3, false, '250-mx\r\n250 PIPELINING\r\n'],
+      [4, true, 'MAIL FROM:<a@b>\r\nRCPT TO:<nobody@d>\r\nRCPT TO:<c@d>\r\nDATA\r\n'],
+      [5, false, '250 ok\r\n550 no such user\r\n250 ok\r\n354 go\r\n'],
+      [6, true, 'Subject: SMS\r\n\r\nSN:S1 Channel:3 Sender:05-06 07:08:09,Operator,text\r\n.\r\n'],
+    ]);
+    expect(observations.map((o) => [o.subject, o.serial, o.channel, o.smsSender, o.text])).toEqual([['SMS', 'S1', '3', 'Operator', 'text']]);
   });
 
   it('keeps at most 64 KiB of one mail and still finds its end', () => {
