@@ -47,14 +47,14 @@ const EVENT_NAMES: ReadonlySet<string> = new Set<GoipEventName>([
  *                  only pairing request and answer by sendid could tell, and that is the detector's job.
  * - setter:        `cmd id value pwd` (≥ 2 args, server) / `cmd id ok` (gateway).
  * - DONE is sent by both sides with the same shape (`DONE id`, server first, gateway echoes):
- *   it is reported as the server's, since the server's DONE always exists in a session.
+ *   one datagram cannot tell which, so it is reported as 'either' and is evidence of neither role.
  */
 type CommandRule =
-  | 'server' | 'gateway' | 'gateway-text' | 'msg' | 'bulk-password' | 'bulk-send'
+  | 'server' | 'gateway' | 'either' | 'gateway-text' | 'msg' | 'bulk-password' | 'bulk-send'
   | 'ussd' | 'ussdexit' | 'password-only' | 'setter' | 'event-ack';
 
 const COMMAND_RULES: ReadonlyMap<string, CommandRule> = new Map<string, CommandRule>([
-  ['MSG', 'msg'], ['DONE', 'server'], ['CF', 'server'], ['CW', 'server'],
+  ['MSG', 'msg'], ['DONE', 'either'], ['CF', 'server'], ['CW', 'server'],
   ['OK', 'gateway'], ['WAIT', 'gateway'], ['ERROR', 'gateway'], ['CFOK', 'gateway'],
   ['CFERROR', 'gateway-text'], ['USSDERROR', 'gateway-text'],
   ['PASSWORD', 'bulk-password'], ['SEND', 'bulk-send'], ['USSD', 'ussd'], ['USSDEXIT', 'ussdexit'],
@@ -320,7 +320,7 @@ function readCommand(word: string, text: string, ctx: PacketContext): AnalyzerRe
 }
 
 interface SenderDecision {
-  from: 'server' | 'gateway';
+  from: 'server' | 'gateway' | 'either';
   /** Index (in args) from which the rest of the line is one free-text argument. */
   textFrom?: number;
 }
@@ -329,6 +329,7 @@ function decideSender(rule: CommandRule, word: string, args: string[]): SenderDe
   switch (rule) {
     case 'server': return { from: 'server' };
     case 'gateway': return { from: 'gateway' };
+    case 'either': return { from: 'either' };
     case 'gateway-text': return { from: 'gateway', textFrom: 0 };
     case 'event-ack': return { from: 'server', textFrom: 1 };
     // `MSG id length text`: the text is the rest, spaces included (spec §3).

@@ -107,8 +107,8 @@ export interface GoipSmsObservation extends ObservationBase {
 /** A server→gateway command or a gateway's answer to one (MSG/PASSWORD/SEND/OK/DONE/get_gsm_num/USSD/... or `RECEIVE 123 OK`). */
 export interface GoipCommandObservation extends ObservationBase {
   kind: 'goip-command';
-  /** 'server' when sent by the SMS server (device = server), 'gateway' when the gateway sent it (device = gateway). */
-  from: 'server' | 'gateway';
+  /** 'server' when sent by the SMS server, 'gateway' when the gateway sent it, 'either' when the shape is the same both ways (DONE); device = the sender. */
+  from: 'server' | 'gateway' | 'either';
   command: string;
   sendId: string;
   args: string[];

@@ -202,7 +202,7 @@ describe('events (goip-protocols.md §1.1.3)', () => {
 });
 
 describe('commands and acks (goip-protocols.md §1.1.4)', () => {
-  const rows: Array<{ name: string; source: string; packet: string; from: 'server' | 'gateway'; command: string; sendId: string; args: string[] }> = [
+  const rows: Array<{ name: string; source: string; packet: string; from: 'server' | 'gateway' | 'either'; command: string; sendId: string; args: string[] }> = [
     { name: 'reads a server ack of RECEIVE', source: 'official spec; consolidated vectors', packet: 'RECEIVE 1270197307 OK', from: 'server', command: 'RECEIVE', sendId: '1270197307', args: ['OK'] },
     { name: 'reads a STATE ack', source: 'consolidated vectors', packet: 'STATE 7568 OK', from: 'server', command: 'STATE', sendId: '7568', args: ['OK'] },
     { name: 'reads goipcron\'s STATE DISABLE', source: 'goipcron.c 253', packet: 'STATE 7568 DISABLE', from: 'server', command: 'STATE', sendId: '7568', args: ['DISABLE'] },
@@ -218,7 +218,7 @@ describe('commands and acks (goip-protocols.md §1.1.4)', () => {
     { name: 'reads the new OK answer with sms_no', source: 'goipcron.c ~1367 comment', packet: 'OK 11 1 32\n', from: 'gateway', command: 'OK', sendId: '11', args: ['1', '32'] },
     { name: 'reads WAIT', source: 'official spec §3 dialogue', packet: 'WAIT 11 2\n', from: 'gateway', command: 'WAIT', sendId: '11', args: ['2'] },
     { name: 'reads ERROR', source: 'official spec §3 dialogue', packet: 'ERROR 11 PASSWORD\n', from: 'gateway', command: 'ERROR', sendId: '11', args: ['PASSWORD'] },
-    { name: 'reports DONE as the server\'s', source: 'official spec §3 dialogue', packet: 'DONE 11\n', from: 'server', command: 'DONE', sendId: '11', args: [] },
+    { name: 'reports DONE as either side\'s (both send the same shape)', source: 'official spec §3 dialogue', packet: 'DONE 11\n', from: 'either', command: 'DONE', sendId: '11', args: [] },
     { name: 'reads a getter request with a password', source: 'official spec example', packet: 'get_gsm_num 879901 password1', from: 'server', command: 'get_gsm_num', sendId: '879901', args: ['password1'] },
     { name: 'reads a getter answer with a number', source: 'official spec example', packet: 'get_gsm_num 879901 13800138000', from: 'gateway', command: 'get_gsm_num', sendId: '879901', args: ['13800138000'] },
     { name: 'reads a setter request', source: 'consolidated vectors', packet: 'set_gsm_num 879902 13800138001 password1', from: 'server', command: 'set_gsm_num', sendId: '879902', args: ['13800138001', 'password1'] },
