@@ -320,15 +320,36 @@ export class CapturePipeline {
     };
     this.stats.analyzed[kind] = (this.stats.analyzed[kind] ?? 0) + 1;
     let result: AnalyzerResult | null;
-    switch (kind) {
-      case 'dhcp': result = analyzeDhcp(payload, ctx); break;
-      case 'dns': result = analyzeDns(payload, ctx); break;
-      case 'ntp': result = analyzeNtp(payload, ctx); break;
-      case 'ddns': result = analyzeDdns(payload, ctx); break;
-      case 'sip': result = analyzeSip(payload, ctx); break;
-      case 'goip-sms': result = analyzeGoipSms(payload, ctx); break;
+    try {
+      switch (kind) {
+        case 'dhcp': result = analyzeDhcp(payload, ctx); break;
+        case 'dns': result = analyzeDns(payload, ctx); break;
+        case 'ntp': result = analyzeNtp(payload, ctx); break;
+        case 'ddns': result = analyzeDdns(payload, ctx); break;
+        case 'sip': result = analyzeSip(payload, ctx); break;
+        case 'goip-sms': result = analyzeGoipSms(payload, ctx); break;
+      }
+    } catch (e) {
+      // An analyzer bug must not end the replay: count it against that payload, keep going.
+      return this.analyzerFailed(kind, e, ctx.ref.frames);
     }
     if (result) this.take(result);
+  }
+
+  /** detect() runs on untrusted first bytes: one that throws does not claim the connection, and is counted. */
+  private safeDetect(f: StreamAnalyzerFactory, data: Buffer, fromClient: boolean, conn: TcpConnectionInfo, frame: number): boolean {
+    try {
+      return f.detect(data, fromClient, conn);
+    } catch (e) {
+      this.analyzerFailed(f.protocol, e, [frame]);
+      return false;
+    }
+  }
+
+  private analyzerFailed(protocol: string, e: unknown, frames: number[]): void {
+    const key = `${protocol}: analyzer error`;
+    this.stats.malformed[key] = (this.stats.malformed[key] ?? 0) + 1;
+    this.onMalformed({ protocol, reason: `analyzer error: ${e instanceof Error ? e.message : String(e)}`, ref: { file: this.fileIndex, frames } });
   }
 
   private take(result: AnalyzerResult): void {
@@ -375,19 +396,32 @@ export class CapturePipeline {
       data: (fromClient, data, frame, ts) => {
         if (!analyzers) {
           offered++;
-          const chosen = streamAnalyzers.filter((f) => f.detect(data, fromClient, conn)).map((f) => f.create(conn));
+          const chosen = streamAnalyzers.filter((f) => this.safeDetect(f, data, fromClient, conn, frame)).map((f) => f.create(conn));
           if (chosen.length === 0) return offered < 2; // give the other direction one chance (servers that speak first)
           analyzers = chosen;
           for (const a of chosen) this.stats.analyzed[a.protocol] = (this.stats.analyzed[a.protocol] ?? 0) + 1;
         }
-        for (const a of analyzers) this.take(a.push(fromClient, data, frame, ts));
+        for (const a of analyzers) {
+          try {
+            this.take(a.push(fromClient, data, frame, ts));
+          } catch (e) {
+            this.analyzerFailed(a.protocol, e, [frame]);
+          }
+        }
         return true;
       },
       gap: (fromClient, missing, frame) => {
         this.malformed('tcp', `stream gap of ${missing} bytes (${fromClient ? 'client' : 'server'} side)`, [frame]);
       },
       close: () => {
-        if (analyzers) for (const a of analyzers) this.take(a.end());
+        if (!analyzers) return;
+        for (const a of analyzers) {
+          try {
+            this.take(a.end());
+          } catch (e) {
+            this.analyzerFailed(a.protocol, e, [conn.firstFrame]);
+          }
+        }
       },
     };
   }
