@@ -57,6 +57,14 @@ export interface PipelineStats {
   observations: number;
 }
 
+/** Big-endian reads by byte index: cheaper than Buffer#readUInt16BE's checks on the per-packet path. */
+function u16(b: Buffer, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+function u32(b: Buffer, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
 const ETH_8021Q = 0x8100;
 const ETH_8021AD = 0x88a8;
 const ETH_QINQ_OLD = 0x9100;
@@ -81,6 +89,8 @@ export class CapturePipeline {
   private srcMacOff = -1;
   private dstMacOff = -1;
   private linkBuf: Buffer = Buffer.alloc(0);
+  /** IPv4 source of the current frame, or -1 (IPv6, reassembled, none). */
+  private curSrcV4 = -1;
 
   constructor(
     private readonly onObservation: (o: Observation) => void,
@@ -113,6 +123,7 @@ export class CapturePipeline {
     this.curTs = f.ts;
     this.srcMacOff = -1;
     this.dstMacOff = -1;
+    this.curSrcV4 = -1;
     const b = f.data;
     const len = f.caplen;
     this.linkBuf = b;
@@ -123,11 +134,11 @@ export class CapturePipeline {
         if (len < 14) return this.skip('short ethernet frame');
         this.dstMacOff = 0;
         this.srcMacOff = 6;
-        type = b.readUInt16BE(12);
+        type = u16(b, 12);
         off = 14;
         // 802.1Q, 802.1ad (QinQ outer) and the pre-standard 0x9100: 4 bytes each, any depth.
         while ((type === ETH_8021Q || type === ETH_8021AD || type === ETH_QINQ_OLD) && off + 4 <= len) {
-          type = b.readUInt16BE(off + 2);
+          type = u16(b, off + 2);
           off += 4;
         }
         if (type <= 1500) return this.skip('802.3 / LLC frame');
@@ -136,8 +147,8 @@ export class CapturePipeline {
       case Dlt.LinuxSll: {
         // Linux cooked v1: pkttype(2) arphrd(2) halen(2) addr(8) protocol(2). The address is the sender's.
         if (len < 16) return this.skip('short SLL frame');
-        if (b.readUInt16BE(4) === 6) this.srcMacOff = 6;
-        type = b.readUInt16BE(14);
+        if (u16(b, 4) === 6) this.srcMacOff = 6;
+        type = u16(b, 14);
         off = 16;
         break;
       }
@@ -145,7 +156,7 @@ export class CapturePipeline {
         // Linux cooked v2: protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) halen(1) addr(8).
         if (len < 20) return this.skip('short SLL2 frame');
         if (b[11] === 6) this.srcMacOff = 12;
-        type = b.readUInt16BE(0);
+        type = u16(b, 0);
         off = 20;
         break;
       }
@@ -160,7 +171,7 @@ export class CapturePipeline {
       case Dlt.Loop: {
         // BSD loopback: 4-byte address family, host order for NULL, network order for LOOP.
         if (len < 4) return this.skip('short loopback frame');
-        const fam = f.dlt === Dlt.Loop ? b.readUInt32BE(0) : (b.readUInt32LE(0) > 0xffff ? b.readUInt32BE(0) : b.readUInt32LE(0));
+        const fam = f.dlt === Dlt.Loop ? u32(b, 0) : (b.readUInt32LE(0) > 0xffff ? u32(b, 0) : b.readUInt32LE(0));
         type = fam === 2 ? ETH_IPV4 : fam === 24 || fam === 28 || fam === 30 ? ETH_IPV6 : 0;
         off = 4;
         break;
@@ -189,16 +200,23 @@ export class CapturePipeline {
     this.stats.arp++;
     // Ethernet/IPv4 ARP only (htype 1, ptype 0x0800, hlen 6, plen 4).
     if (off + 28 > len) return this.malformed('arp', 'truncated');
-    if (b.readUInt16BE(off) !== 1 || b.readUInt16BE(off + 2) !== ETH_IPV4 || b[off + 4] !== 6 || b[off + 5] !== 4) return;
-    const ip = b.readUInt32BE(off + 14);
+    if (u16(b, off) !== 1 || u16(b, off + 2) !== ETH_IPV4 || b[off + 4] !== 6 || b[off + 5] !== 4) return;
+    const ip = u32(b, off + 14);
     if (ip === 0) return; // ARP probe (RFC 5227) says nothing about who owns an address
     this.bindMac(ip, b, off + 8);
   }
 
+  /** Bind the current frame's local IPv4 source to its link-layer source (not for reassembled datagrams). */
+  private bindCurrentSource(frames: number[] | undefined): void {
+    if (frames === undefined && this.srcMacOff >= 0 && this.curSrcV4 >= 0 && isLocalIpv4Number(this.curSrcV4)) {
+      this.bindMac(this.curSrcV4, this.linkBuf, this.srcMacOff);
+    }
+  }
+
   /** Remember which MAC sends from a local IPv4 address, and report each new pairing once. */
   private bindMac(ip: number, b: Buffer, macOff: number): void {
-    const hi = b.readUInt32BE(macOff);
-    const lo = b.readUInt16BE(macOff + 4);
+    const hi = u32(b, macOff);
+    const lo = u16(b, macOff + 4);
     const packed = hi * 65536 + lo;
     if (packed === 0 || (b[macOff]! & 1) === 1) return; // zero (loopback) or multicast/broadcast source
     if (this.macByIp.get(ip) === packed) return;
@@ -221,19 +239,20 @@ export class CapturePipeline {
     const vihl = b[off]!;
     const ihl = (vihl & 15) * 4;
     if (vihl >> 4 !== 4 || ihl < 20 || off + ihl > len) return this.malformed('ipv4', 'bad version or header length');
-    const total = b.readUInt16BE(off + 2);
+    const total = u16(b, off + 2);
     // Trust the IP total length over the capture length (Ethernet pads short frames), but never past caplen.
     const end = total >= ihl && off + total <= len ? off + total : len;
     const proto = b[off + 9]!;
-    const src = b.readUInt32BE(off + 12);
-    if (this.srcMacOff >= 0 && isLocalIpv4Number(src)) this.bindMac(src, this.linkBuf, this.srcMacOff);
-    const flagsFrag = b.readUInt16BE(off + 6);
+    const src = u32(b, off + 12);
+    // The IP→MAC binding is made later, for packets that reach an analyzer: RTP skips it.
+    this.curSrcV4 = src;
+    const flagsFrag = u16(b, off + 6);
     const mf = (flagsFrag & 0x2000) !== 0;
     const fragOffset = (flagsFrag & 0x1fff) * 8;
     if (mf || fragOffset > 0) {
       this.stats.ipv4Fragments++;
-      const dst = b.readUInt32BE(off + 16);
-      const whole = this.fragments.push(src, dst, b.readUInt16BE(off + 4), proto, fragOffset, mf, b.subarray(off + ihl, end), this.curFrame, this.curTs);
+      const dst = u32(b, off + 16);
+      const whole = this.fragments.push(src, dst, u16(b, off + 4), proto, fragOffset, mf, b.subarray(off + ihl, end), this.curFrame, this.curTs);
       if (!whole) return;
       // Reassembled: the transport layer reads from a fresh buffer; addresses are rebuilt from numbers.
       const hdr = Buffer.alloc(8);
@@ -249,7 +268,7 @@ export class CapturePipeline {
     this.stats.ipv6++;
     if (off + 40 > len) return this.malformed('ipv6', 'truncated header');
     if (b[off]! >> 4 !== 6) return this.malformed('ipv6', 'bad version');
-    const payloadLen = b.readUInt16BE(off + 4);
+    const payloadLen = u16(b, off + 4);
     const end = payloadLen > 0 && off + 40 + payloadLen <= len ? off + 40 + payloadLen : len;
     let next = b[off + 6]!;
     let p = off + 40;
@@ -279,16 +298,16 @@ export class CapturePipeline {
 
   private endpoint(ipv: 4 | 6, ab: Buffer, addrOff: number, port: number, macOff: number): Endpoint {
     const ep: Endpoint = { ip: ipv === 4 ? ipv4At(ab, addrOff) : ipv6At(ab, addrOff), port };
-    if (macOff >= 0 && (ipv === 6 || isLocalIpv4Number(ab.readUInt32BE(addrOff)))) ep.mac = macAt(this.linkBuf, macOff);
+    if (macOff >= 0 && (ipv === 6 || isLocalIpv4Number(u32(ab, addrOff)))) ep.mac = macAt(this.linkBuf, macOff);
     return ep;
   }
 
   private udp(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, frames: number[] | undefined): void {
     this.stats.udp++;
     if (off + 8 > end) return this.malformed('udp', 'truncated header');
-    const sport = b.readUInt16BE(off);
-    const dport = b.readUInt16BE(off + 2);
-    const ulen = b.readUInt16BE(off + 4);
+    const sport = u16(b, off);
+    const dport = u16(b, off + 2);
+    const ulen = u16(b, off + 4);
     const pOff = off + 8;
     const pEnd = ulen >= 8 && off + ulen <= end ? off + ulen : end;
     const plen = pEnd - pOff;
@@ -305,6 +324,7 @@ export class CapturePipeline {
       this.stats.rtpLike++;
       return;
     } else if (first < 0x41 || first > 0x7a) return; // not an ASCII letter: none of our text protocols
+    this.bindCurrentSource(frames);
     const payload = b.subarray(pOff, pEnd);
     if (kind === undefined) {
       if (looksLikeSip(payload)) kind = 'sip';
@@ -370,17 +390,18 @@ export class CapturePipeline {
 
   private tcpSegment(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, frames: number[] | undefined): void {
     this.stats.tcp++;
+    this.bindCurrentSource(frames);
     if (off + 20 > end) return this.malformed('tcp', 'truncated header');
     const dataOff = (b[off + 12]! >> 4) * 4;
     if (dataOff < 20 || off + dataOff > end) return this.malformed('tcp', 'bad data offset');
     const flags = b[off + 13]!;
-    const src = this.endpoint(ipv, ab, srcOff, b.readUInt16BE(off), frames ? -1 : this.srcMacOff);
-    const dst = this.endpoint(ipv, ab, dstOff, b.readUInt16BE(off + 2), frames ? -1 : this.dstMacOff);
+    const src = this.endpoint(ipv, ab, srcOff, u16(b, off), frames ? -1 : this.srcMacOff);
+    const dst = this.endpoint(ipv, ab, dstOff, u16(b, off + 2), frames ? -1 : this.dstMacOff);
     this.tcp.push({
       fileIndex: this.fileIndex,
       srcIp: src.ip, dstIp: dst.ip, srcPort: src.port ?? 0, dstPort: dst.port ?? 0,
       srcMac: src.mac, dstMac: dst.mac,
-      seq: b.readUInt32BE(off + 4), ack: b.readUInt32BE(off + 8),
+      seq: u32(b, off + 4), ack: u32(b, off + 8),
       syn: (flags & 0x02) !== 0, fin: (flags & 0x01) !== 0, rst: (flags & 0x04) !== 0, ackFlag: (flags & 0x10) !== 0,
       payload: b.subarray(off + dataOff, end),
       frame: frames ? frames[frames.length - 1]! : this.curFrame,
