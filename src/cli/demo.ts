@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { replay } from '../replay.js';
@@ -24,10 +24,13 @@ interface ManifestEntry {
 
 /** The bundled fixtures that are whole captures (the bad-input ones are for the tests, not the demo). */
 export function demoCaptures(root: string): string[] {
-  const manifest = join(root, 'fixtures', 'manifest.json');
-  if (!existsSync(manifest)) return [join(root, 'fixtures')];
-  const doc = JSON.parse(readFileSync(manifest, 'utf8')) as { captures: ManifestEntry[] };
-  return doc.captures.filter((c) => !c.partial && !c.unreadable).map((c) => join(root, 'fixtures', c.file));
+  const dir = join(root, 'fixtures');
+  const manifests = [join(dir, 'manifest.json'), ...readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory()).map((d) => join(dir, d.name, 'manifest.json'))].filter((m) => existsSync(m));
+  if (manifests.length === 0) return [dir];
+  return manifests.flatMap((m) => (JSON.parse(readFileSync(m, 'utf8')) as { captures: ManifestEntry[] }).captures)
+    .filter((c) => !c.partial && !c.unreadable)
+    .map((c) => join(dir, c.file));
 }
 
 export function registerDemo(program: Command): void {

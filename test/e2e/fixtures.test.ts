@@ -4,7 +4,7 @@
  * at low confidence at most, and bad inputs reported as partial or unreadable with exit code 3.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -43,7 +43,11 @@ interface ReplayDocument {
   sms: Array<{ device: string; channel: string; sender: string; body: string; copies: number }>;
 }
 
-const manifest = JSON.parse(readFileSync(join(root, 'fixtures/manifest.json'), 'utf8')) as { captures: ManifestEntry[] };
+// fixtures/manifest.json plus the manifest of each batch folder (fixtures/<batch>/manifest.json).
+const manifestFiles = [join(root, 'fixtures/manifest.json'), ...readdirSync(join(root, 'fixtures'), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(root, 'fixtures', d.name, 'manifest.json')))
+  .map((d) => join(root, 'fixtures', d.name, 'manifest.json'))];
+const manifest = { captures: manifestFiles.flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as { captures: ManifestEntry[] }).captures) };
 
 function replayJson(file: string): { code: number | null; doc: ReplayDocument; err: string } {
   const r = spawnSync(process.execPath, [cli, 'replay', '--json', join(root, 'fixtures', file)], {
