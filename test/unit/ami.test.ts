@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { TcpConnectionInfo } from '../../src/capture/stream.js';
 import type { AmiObservation, AnalyzerResult } from '../../src/protocols/types.js';
 import { amiStreamAnalyzer, decodeYeastarContent, parseGsmSendCommand } from '../../src/protocols/ami.js';
+import { seededRandom } from '../helpers/random.js';
 
 const conn: TcpConnectionInfo = {
   client: { ip: '10.0.0.5', port: 43210 },
@@ -39,17 +40,6 @@ const GEBV_CLIENT =
 const NEOGATE_RECEIVED =
   'Event: ReceivedSMS\nPrivilege: all,smscommand\nID: \nGsmSpan: 2\nSender: +22652004896\nRecvtime: 2019-08-19 15:39:21\n' +
   'Index: 1\nTotal: 1\nSmsc: +22670900505\nContent: Ok\n--END SMS EVENT--\n\n';
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function run(segments: Array<[boolean, Buffer | string]>): { observations: AmiObservation[]; malformed: string[] } {
   const a = amiStreamAnalyzer.create(conn);
@@ -82,7 +72,7 @@ describe('ami detect()', () => {
   });
 
   it('does not match random binary (seeded)', () => {
-    const rand = prng(7);
+    const rand = seededRandom(7);
     for (let i = 0; i < 5000; i++) {
       const b = Buffer.alloc(8 + Math.floor(rand() * 100));
       for (let j = 0; j < b.length; j++) b[j] = Math.floor(rand() * 256);
@@ -203,7 +193,7 @@ describe('ami stream analyzer', () => {
   });
 
   it('never throws on random input', () => {
-    const rand = prng(99);
+    const rand = seededRandom(99);
     for (let i = 0; i < 200; i++) {
       const a = amiStreamAnalyzer.create(conn);
       expect(() => {

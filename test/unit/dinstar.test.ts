@@ -13,6 +13,7 @@ import {
   DWG_MESSAGE_NAMES, decodeGsm7Unpacked, dinstarStreamAnalyzer, looksLikeDwgHeader, parseDwgAuthentication,
   parseDwgReceiveSms,
 } from '../../src/protocols/dinstar.js';
+import { seededRandom } from '../helpers/random.js';
 
 const conn: TcpConnectionInfo = {
   client: { ip: '192.168.10.20', port: 51000 },
@@ -60,18 +61,6 @@ function ucs2be(text: string): Buffer {
   return b;
 }
 
-/** Seeded PRNG (mulberry32) so the random-binary cases are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomBuffer(rand: () => number, length: number): Buffer {
   const b = Buffer.alloc(length);
   for (let i = 0; i < length; i++) b[i] = Math.floor(rand() * 256);
@@ -110,7 +99,7 @@ describe('dinstar detect()', () => {
   });
 
   it('does not match 20 000 random buffers (seeded)', () => {
-    const rand = prng(0xd1d57a);
+    const rand = seededRandom(0xd1d57a);
     let matched = 0;
     for (let i = 0; i < 20_000; i++) if (looksLikeDwgHeader(randomBuffer(rand, 24 + Math.floor(rand() * 200)))) matched++;
     expect(matched).toBe(0);
@@ -212,7 +201,7 @@ describe('dinstar stream analyzer', () => {
   });
 
   it('ignores the rest of a direction after desynchronising, and never throws on random input', () => {
-    const rand = prng(42);
+    const rand = seededRandom(42);
     for (let i = 0; i < 200; i++) {
       const a = dinstarStreamAnalyzer.create(conn);
       expect(() => {

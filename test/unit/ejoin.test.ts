@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import type { TcpConnectionInfo } from '../../src/capture/stream.js';
 import type { AnalyzerResult, EjoinApiObservation } from '../../src/protocols/types.js';
 import { decodeBase64Utf8, decodeChunked, ejoinStreamAnalyzer, normaliseMac, readEjoinJson } from '../../src/protocols/ejoin.js';
+import { seededRandom } from '../helpers/random.js';
 
 const conn: TcpConnectionInfo = {
   client: { ip: '192.168.1.111', port: 33000 },
@@ -51,17 +52,6 @@ function reply(body: string): string {
   return `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function run(segments: Array<[boolean, string | Buffer]>): { observations: EjoinApiObservation[]; malformed: string[] } {
   const a = ejoinStreamAnalyzer.create(conn);
   const results: AnalyzerResult[] = segments.map(([c, d], i) => a.push(c, typeof d === 'string' ? Buffer.from(d) : d, i + 1, conn.ts + i));
@@ -92,7 +82,7 @@ describe('ejoin detect()', () => {
   });
 
   it('does not match random binary (seeded)', () => {
-    const rand = prng(3);
+    const rand = seededRandom(3);
     for (let i = 0; i < 5000; i++) {
       const b = Buffer.alloc(8 + Math.floor(rand() * 200));
       for (let j = 0; j < b.length; j++) b[j] = Math.floor(rand() * 256);
@@ -233,7 +223,7 @@ describe('ejoin malformed input', () => {
   });
 
   it('never throws on random input', () => {
-    const rand = prng(11);
+    const rand = seededRandom(11);
     for (let i = 0; i < 200; i++) {
       const a = ejoinStreamAnalyzer.create(conn);
       expect(() => {

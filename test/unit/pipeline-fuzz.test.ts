@@ -10,24 +10,13 @@ import { readCaptureFile } from '../../src/capture/file-source.js';
 import { CapturePipeline } from '../../src/capture/pipeline.js';
 import { DetectionEngine } from '../../src/detect/engine.js';
 import { builtinSignatures } from '../../src/detect/signatures.js';
+import { seededRandom } from '../helpers/random.js';
 
 const root = resolve(__dirname, '../..');
 const sources = [
   ...readdirSync(resolve(root, '../shared/external/nicelabs-goip')).filter((f) => f.endsWith('.pcap')).map((f) => resolve(root, '../shared/external/nicelabs-goip', f)),
   ...readdirSync(join(root, 'fixtures')).filter((f) => /\.pcap(ng)?$/.test(f)).map((f) => join(root, 'fixtures', f)),
 ];
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('pipeline under mutated input', () => {
   it('survives 40 mutations of every frame of every capture', async () => {
@@ -36,7 +25,7 @@ describe('pipeline under mutated input', () => {
       await readCaptureFile(path, (f) => frames.push({ dlt: f.dlt, data: Buffer.from(f.data.subarray(0, f.caplen)) }));
     }
     expect(frames.length).toBeGreaterThan(50);
-    const random = rng(20261122);
+    const random = seededRandom(20261122);
     const engine = new DetectionEngine(builtinSignatures());
     const pipeline = new CapturePipeline((o) => engine.observe(o));
     pipeline.beginFile(0);

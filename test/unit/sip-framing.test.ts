@@ -8,8 +8,8 @@ import type { TcpConnectionInfo } from '../../src/capture/stream.js';
 import { sipStreamAnalyzer } from '../../src/protocols/sip/analyzer.js';
 import { SipStreamFramer, type FramedSip } from '../../src/protocols/sip/framing.js';
 import type { SipObservation } from '../../src/protocols/types.js';
+import { crlf, RFC3665_INVITE } from '../helpers/sip-samples.js';
 
-const crlf = (text: string): Buffer => Buffer.from(text.replace(/\n/g, '\r\n'), 'utf8');
 
 // RFC 3261 §24.1, F1 REGISTER.
 const REGISTER = crlf(`REGISTER sip:registrar.biloxi.com SIP/2.0
@@ -25,26 +25,6 @@ Content-Length: 0
 
 `);
 
-// RFC 3665 §3.1, F1 INVITE Alice -> Bob over TCP, Content-Length: 151.
-const INVITE = crlf(`INVITE sip:bob@biloxi.example.com SIP/2.0
-Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK74bf9
-Max-Forwards: 70
-From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl
-To: Bob <sip:bob@biloxi.example.com>
-Call-ID: 3848276298220188511@atlanta.example.com
-CSeq: 1 INVITE
-Contact: <sip:alice@client.atlanta.example.com;transport=tcp>
-Content-Type: application/sdp
-Content-Length: 151
-
-v=0
-o=alice 2890844526 2890844526 IN IP4 client.atlanta.example.com
-s=-
-c=IN IP4 192.0.2.101
-t=0 0
-m=audio 49172 RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-`);
 
 // RFC 3665 §3.1, F4 200 OK Bob -> Alice, Content-Length: 147.
 const OK_200 = crlf(`SIP/2.0 200 OK
@@ -81,21 +61,21 @@ describe('SipStreamFramer', () => {
   it('reassembles a message pushed one byte per frame, recording every frame', () => {
     const framer = new SipStreamFramer();
     const out: FramedSip[] = [];
-    for (let i = 0; i < INVITE.length; i++) {
-      const got = framer.push(INVITE.subarray(i, i + 1), 100 + i);
-      if (i < INVITE.length - 1) expect(got).toEqual([]);
+    for (let i = 0; i < RFC3665_INVITE.length; i++) {
+      const got = framer.push(RFC3665_INVITE.subarray(i, i + 1), 100 + i);
+      if (i < RFC3665_INVITE.length - 1) expect(got).toEqual([]);
       out.push(...got);
     }
     expect(out).toHaveLength(1);
-    expect(messages(out)[0]?.equals(INVITE)).toBe(true);
-    expect(out[0]?.frames).toEqual(Array.from({ length: INVITE.length }, (_, i) => 100 + i));
+    expect(messages(out)[0]?.equals(RFC3665_INVITE)).toBe(true);
+    expect(out[0]?.frames).toEqual(Array.from({ length: RFC3665_INVITE.length }, (_, i) => 100 + i));
     expect(framer.buffered).toBe(0);
   });
 
   it('splits three messages that arrive in one segment', () => {
     const framer = new SipStreamFramer();
-    const out = framer.push(Buffer.concat([REGISTER, INVITE, OK_200]), 9);
-    expect(messages(out).map((m) => m.toString('latin1'))).toEqual([REGISTER, INVITE, OK_200].map((m) => m.toString('latin1')));
+    const out = framer.push(Buffer.concat([REGISTER, RFC3665_INVITE, OK_200]), 9);
+    expect(messages(out).map((m) => m.toString('latin1'))).toEqual([REGISTER, RFC3665_INVITE, OK_200].map((m) => m.toString('latin1')));
     expect(out.map((o) => o.frames)).toEqual([[9], [9], [9]]);
     expect(errors(out)).toEqual([]);
   });
@@ -112,13 +92,13 @@ describe('SipStreamFramer', () => {
 
   it('waits for the whole Content-Length body and names the frames of head and body', () => {
     const framer = new SipStreamFramer();
-    const cut1 = INVITE.length - 151 - 4; // the head without its last CRLFCRLF
-    const cut2 = INVITE.length - 60;
-    expect(framer.push(INVITE.subarray(0, cut1), 1)).toEqual([]);
-    expect(framer.push(INVITE.subarray(cut1, cut2), 2)).toEqual([]);
+    const cut1 = RFC3665_INVITE.length - 151 - 4; // the head without its last CRLFCRLF
+    const cut2 = RFC3665_INVITE.length - 60;
+    expect(framer.push(RFC3665_INVITE.subarray(0, cut1), 1)).toEqual([]);
+    expect(framer.push(RFC3665_INVITE.subarray(cut1, cut2), 2)).toEqual([]);
     // The last segment also opens the next message.
-    const out = framer.push(Buffer.concat([INVITE.subarray(cut2), REGISTER.subarray(0, 20)]), 3);
-    expect(out).toEqual([{ message: INVITE, frames: [1, 2, 3] }]);
+    const out = framer.push(Buffer.concat([RFC3665_INVITE.subarray(cut2), REGISTER.subarray(0, 20)]), 3);
+    expect(out).toEqual([{ message: RFC3665_INVITE, frames: [1, 2, 3] }]);
     const next = framer.push(REGISTER.subarray(20), 4);
     expect(next).toEqual([{ message: REGISTER, frames: [3, 4] }]);
   });
@@ -133,9 +113,9 @@ describe('SipStreamFramer', () => {
 
   it('waits on a partial start line ("INV") instead of calling it garbage', () => {
     const framer = new SipStreamFramer();
-    expect(framer.push(INVITE.subarray(0, 3), 1)).toEqual([]);
+    expect(framer.push(RFC3665_INVITE.subarray(0, 3), 1)).toEqual([]);
     expect(framer.buffered).toBe(3);
-    expect(messages(framer.push(INVITE.subarray(3), 2))).toHaveLength(1);
+    expect(messages(framer.push(RFC3665_INVITE.subarray(3), 2))).toHaveLength(1);
   });
 
   it('reads a missing Content-Length as 0 and says so', () => {
@@ -201,7 +181,7 @@ describe('SipStreamFramer', () => {
 
   it('reports a message cut by the end of the stream', () => {
     const framer = new SipStreamFramer();
-    framer.push(INVITE.subarray(0, 200), 7);
+    framer.push(RFC3665_INVITE.subarray(0, 200), 7);
     expect(framer.end()).toEqual([{ error: expect.stringMatching(/ended inside/), frames: [7] }]);
     expect(framer.buffered).toBe(0);
   });
@@ -218,7 +198,7 @@ const conn: TcpConnectionInfo = {
 
 describe('sipStreamAnalyzer', () => {
   it.each([
-    ['a request from the client', INVITE, true],
+    ['a request from the client', RFC3665_INVITE, true],
     ['a response first, after a CRLF', Buffer.concat([Buffer.from('\r\n'), OK_200]), true],
     ['HTTP', Buffer.from('GET / HTTP/1.1\r\n'), false],
     ['a TLS ClientHello', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]), false],
@@ -229,9 +209,9 @@ describe('sipStreamAnalyzer', () => {
   it('frames each direction on its own and names the sender as the device', () => {
     const session = sipStreamAnalyzer.create(conn);
     expect(session.protocol).toBe('sip');
-    const a = session.push(true, INVITE.subarray(0, 300), 4, conn.ts + 1);
+    const a = session.push(true, RFC3665_INVITE.subarray(0, 300), 4, conn.ts + 1);
     const b = session.push(false, OK_200.subarray(0, 100), 5, conn.ts + 2); // interleaved with the client's rest
-    const c = session.push(true, INVITE.subarray(300), 6, conn.ts + 3);
+    const c = session.push(true, RFC3665_INVITE.subarray(300), 6, conn.ts + 3);
     const d = session.push(false, OK_200.subarray(100), 7, conn.ts + 4);
     expect(a.observations).toEqual([]);
     expect(b.observations).toEqual([]);

@@ -12,9 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { addressOfRecord, analyzeSip } from '../../src/protocols/sip/analyzer.js';
 import { headerValue, looksLikeSip, parseSipMessage, type SipMessage } from '../../src/protocols/sip/parser.js';
 import type { PacketContext, SipObservation } from '../../src/protocols/types.js';
+import { crlf, RFC3665_INVITE } from '../helpers/sip-samples.js';
 
 /** Message text written with "\n" line ends, sent with CRLF (as the RFCs' examples are). */
-const crlf = (text: string): Buffer => Buffer.from(text.replace(/\n/g, '\r\n'), 'utf8');
 
 function parsed(buf: Buffer): SipMessage {
   const msg = parseSipMessage(buf);
@@ -78,26 +78,6 @@ Content-Length: 0
 
 `);
 
-// RFC 3665 §3.1, F1 INVITE Alice -> Bob, with its 151-byte SDP offer.
-const RFC3665_INVITE = crlf(`INVITE sip:bob@biloxi.example.com SIP/2.0
-Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK74bf9
-Max-Forwards: 70
-From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl
-To: Bob <sip:bob@biloxi.example.com>
-Call-ID: 3848276298220188511@atlanta.example.com
-CSeq: 1 INVITE
-Contact: <sip:alice@client.atlanta.example.com;transport=tcp>
-Content-Type: application/sdp
-Content-Length: 151
-
-v=0
-o=alice 2890844526 2890844526 IN IP4 client.atlanta.example.com
-s=-
-c=IN IP4 192.0.2.101
-t=0 0
-m=audio 49172 RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-`);
 
 // RFC 4475 §3.1.1.1, "A Short Tortuous INVITE" (wsinv), sent with CRLF.
 const RFC4475_WSINV = crlf(`INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0

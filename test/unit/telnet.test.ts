@@ -11,6 +11,7 @@ import type { AnalyzerResult, TelnetBannerObservation } from '../../src/protocol
 import {
   TELNET_MAX_BANNER, looksLikeTelnetNegotiation, stripTelnetCommands, telnetBannerText, telnetStreamAnalyzer,
 } from '../../src/protocols/telnet.js';
+import { seededRandom } from '../helpers/random.js';
 
 const conn: TcpConnectionInfo = {
   client: { ip: '10.1.1.9', port: 50123 },
@@ -35,17 +36,6 @@ const TWO_N = bytes(
   [0xff, 0xfd, 0x01, 0xff, 0xfe, 0x01, 0xff, 0xfb, 0x01],
   '\x1b[2J[ M113 ]  B-02.54  VIP113  V-1.17  VB\r\nDate/time: 2020-01-01 10:00\r\nSNumber: M113-0012345\r\n\r\nVB login:',
 );
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function run(segments: Array<[boolean, Buffer]>, withEnd = true): { observations: TelnetBannerObservation[]; perPush: number[] } {
   const a = telnetStreamAnalyzer.create(conn);
@@ -77,7 +67,7 @@ describe('telnet detect()', () => {
   });
 
   it('does not match 20 000 random buffers (seeded)', () => {
-    const rand = prng(5);
+    const rand = seededRandom(5);
     let matched = 0;
     for (let i = 0; i < 20_000; i++) {
       const b = Buffer.alloc(4 + Math.floor(rand() * 60));
@@ -138,7 +128,7 @@ describe('telnet banner analyzer', () => {
   });
 
   it('never throws on random or truncated input', () => {
-    const rand = prng(77);
+    const rand = seededRandom(77);
     for (let i = 0; i < 300; i++) {
       const a = telnetStreamAnalyzer.create(conn);
       expect(() => {

@@ -1,0 +1,25 @@
+/** SIP samples shared by several tests, each naming where its text comes from. */
+
+/** Text with LF line ends turned into the CRLF that SIP requires (RFC 3261 §7). */
+export const crlf = (text: string): Buffer => Buffer.from(text.replace(/\n/g, '\r\n'), 'utf8');
+
+/** RFC 3665 §3.1, F1 INVITE Alice -> Bob over TCP, with its 151-byte SDP offer (Content-Length: 151). */
+export const RFC3665_INVITE = crlf(`INVITE sip:bob@biloxi.example.com SIP/2.0
+Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK74bf9
+Max-Forwards: 70
+From: Alice <sip:alice@atlanta.example.com>;tag=9fxced76sl
+To: Bob <sip:bob@biloxi.example.com>
+Call-ID: 3848276298220188511@atlanta.example.com
+CSeq: 1 INVITE
+Contact: <sip:alice@client.atlanta.example.com;transport=tcp>
+Content-Type: application/sdp
+Content-Length: 151
+
+v=0
+o=alice 2890844526 2890844526 IN IP4 client.atlanta.example.com
+s=-
+c=IN IP4 192.0.2.101
+t=0 0
+m=audio 49172 RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+`);
