@@ -25,31 +25,19 @@ import { cpus, loadavg, totalmem, release, availableParallelism } from 'node:os'
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureCapture, type CaptureManifest, type GeneratedCapture } from './gen-capture.js';
+import { pcapBinding, SNAP_BUFFER } from '../src/capture/file-source.js';
 
 const require = createRequire(import.meta.url);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const MEASURE = join(ROOT, 'bench', 'measure.py');
 const SELF = fileURLToPath(import.meta.url);
-const SNAP_BUFFER = 262_144;
 
 const TARGET_PPS = 1_000_000;
 const TARGET_RSS_MB = 200;
 
 // ---- the reference children: pcap package only --------------------------------------------
 
-interface PcapSessionHandle {
-  open_offline(
-    path: string, filter: string, bufferSize: number, snapLength: number, outfile: string,
-    onPacket: () => void, monitor: boolean, timeout: number, onWarning: (w: string) => void, promiscuous: boolean,
-  ): string;
-  dispatch(buffer: Buffer, header: Buffer): number;
-  close(): void;
-}
-interface PcapBinding {
-  PcapSession: new () => PcapSessionHandle;
-  lib_version(): string;
-}
 interface PcapPacketWithHeader {
   buf: Buffer;
   header: Buffer;
@@ -65,9 +53,7 @@ interface PcapModule {
   decode: { packet(p: PcapPacketWithHeader): unknown };
 }
 
-function pcapBinding(): PcapBinding {
-  return require('pcap/build/Release/pcap_binding.node') as PcapBinding;
-}
+
 
 /** Reading only: libpcap through the binding, as goipwatch's file source calls it, and an empty callback. */
 function childReadOnly(file: string): void {

@@ -18,7 +18,7 @@ import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 
-interface PcapSessionHandle {
+export interface PcapSessionHandle {
   open_offline(
     path: string, filter: string, bufferSize: number, snapLength: number, outfile: string,
     onPacket: () => void, monitor: boolean, timeout: number, onWarning: (w: string) => void, promiscuous: boolean,
@@ -26,13 +26,14 @@ interface PcapSessionHandle {
   dispatch(buffer: Buffer, header: Buffer): number;
   close(): void;
 }
-interface PcapBinding {
+export interface PcapBinding {
   PcapSession: new () => PcapSessionHandle;
   lib_version(): string;
 }
 
 let binding: PcapBinding | undefined;
-function pcapBinding(): PcapBinding {
+/** The `pcap` package's native binding (loaded once). */
+export function pcapBinding(): PcapBinding {
   binding ??= require('pcap/build/Release/pcap_binding.node') as PcapBinding;
   return binding;
 }
@@ -111,7 +112,7 @@ export interface FileReadResult {
   problem?: string;
 }
 
-const SNAP_BUFFER = 262_144; // libpcap's MAXIMUM_SNAPLEN: no valid record is larger
+export const SNAP_BUFFER = 262_144; // libpcap's MAXIMUM_SNAPLEN: no valid record is larger
 
 export function sniffFormat(path: string): CaptureFormat {
   const fd = openSync(path, 'r');
