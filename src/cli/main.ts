@@ -3,7 +3,7 @@
  * goipwatch command line. Each command lives in its own file and only wires options to the
  * library and prints; exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 partial input.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../log.js';
 import { ExitCodes, GoipwatchError, describeError } from '../errors.js';
 import { toolVersion } from '../version.js';
@@ -23,7 +23,7 @@ export function buildProgram(): Command {
     .name('goipwatch')
     .description('Find GoIP / VoIP-GSM gateways, modem pools and SIM farms in network captures and keep the evidence.')
     .version(toolVersion(), '-V, --version')
-    .option('--log-level <level>', 'log level on stderr: fatal, error, warn, info, debug, trace', 'info')
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .showHelpAfterError('(run with --help for usage)')
     // Throw instead of exiting so usage mistakes map to exit code 2; inherited by subcommands added below.
     .exitOverride()

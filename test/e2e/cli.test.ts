@@ -40,6 +40,12 @@ describe('goipwatch CLI', () => {
     expect(goipwatch('replay', '--frobnicate', 'x.pcap').code).toBe(2);
   });
 
+  it('exits 2 with the allowed values when the log level is wrong', () => {
+    const r = goipwatch('--log-level', 'loud', 'replay', join(external, 'ddns.pcap'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/Allowed choices are fatal, error/);
+  });
+
   it('exits 2 with the file and row named when a signature table is malformed', () => {
     const bad = join(work, 'bad-signatures.json');
     writeFileSync(bad, JSON.stringify({ signatures: [{ id: 'x', family: 'nokia' }] }));
