@@ -65,6 +65,12 @@ function u32(b: Buffer, o: number): number {
   return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
+/** A MAC that names one device: not all-zero (loopback captures) and not multicast/broadcast. */
+function isDeviceMac(b: Buffer, o: number): boolean {
+  if ((b[o]! & 1) === 1) return false;
+  return (b[o]! | b[o + 1]! | b[o + 2]! | b[o + 3]! | b[o + 4]! | b[o + 5]!) !== 0;
+}
+
 const ETH_8021Q = 0x8100;
 const ETH_8021AD = 0x88a8;
 const ETH_QINQ_OLD = 0x9100;
@@ -218,7 +224,7 @@ export class CapturePipeline {
     const hi = u32(b, macOff);
     const lo = u16(b, macOff + 4);
     const packed = hi * 65536 + lo;
-    if (packed === 0 || (b[macOff]! & 1) === 1) return; // zero (loopback) or multicast/broadcast source
+    if (!isDeviceMac(b, macOff)) return;
     if (this.macByIp.get(ip) === packed) return;
     if (this.macByIp.size >= CapturePipeline.maxMacBindings) {
       const oldest = this.macByIp.keys().next().value;
@@ -298,7 +304,7 @@ export class CapturePipeline {
 
   private endpoint(ipv: 4 | 6, ab: Buffer, addrOff: number, port: number, macOff: number): Endpoint {
     const ep: Endpoint = { ip: ipv === 4 ? ipv4At(ab, addrOff) : ipv6At(ab, addrOff), port };
-    if (macOff >= 0 && (ipv === 6 || isLocalIpv4Number(u32(ab, addrOff)))) ep.mac = macAt(this.linkBuf, macOff);
+    if (macOff >= 0 && isDeviceMac(this.linkBuf, macOff) && (ipv === 6 || isLocalIpv4Number(u32(ab, addrOff)))) ep.mac = macAt(this.linkBuf, macOff);
     return ep;
   }
 

@@ -143,6 +143,8 @@ export class DetectionEngine {
         break;
       case 'goip-keepalive':
         add(d.channels, o.channelId);
+        // A keep-alive cut short (no identifiers at all) names a channel but no SIM.
+        if (!o.imei && !o.imsi && !o.iccid && !o.num) break;
         this.addSim(d, o.channelId, {
           imei: o.imei, imsi: o.imsi, iccid: o.iccid, msisdn: o.num, carrier: o.carrier,
           signalDbm: o.signal !== undefined && o.signal >= 0 && o.signal <= 31 ? 2 * o.signal - 113 : undefined,
@@ -308,7 +310,7 @@ export function score(device: string, kind: FindingKind, evidence: Evidence[]): 
   const top = [...best.cats.values()];
   const nonWeak = top.some((e) => e.strength !== 'weak');
   let confidence: Confidence = 'low';
-  if (best.score >= 0.9 && top.length >= 2 && nonWeak) confidence = 'high';
+  if (best.score >= 0.85 && top.length >= 2 && nonWeak) confidence = 'high';
   else if (best.score >= 0.5 && (top.length >= 2 || nonWeak)) confidence = 'medium';
   const used = evidence.filter((e) => e.family === best!.family || e.family === 'gateway').sort((a, b) => b.weight - a.weight);
   return {
