@@ -146,3 +146,14 @@ describe('devices and inventory', () => {
     expect(r.sims[0]!.iccid).toBeUndefined();
   });
 });
+
+describe('vendor SMS APIs as evidence', () => {
+  // goip-protocols.md §2.5 (antirek/openvox-sms): OpenVox gateways send SMS through the AMI CLI.
+  const ami = (action: string, command: string): Observation => ({
+    kind: 'ami', action, command, device: { ip: '192.168.1.60', port: 5038 }, ts: 1, ref,
+  });
+  it('names OpenVox from an AMI "gsm send sms" command and nothing from an ordinary Asterisk command', () => {
+    expect(detect([ami('Command', 'gsm send sync sms 1 +8613800138000 "hi" 30')]).findings[0]).toMatchObject({ family: 'openvox', confidence: 'medium' });
+    expect(detect([ami('Command', 'core show channels')]).findings).toEqual([]);
+  });
+});
