@@ -22,6 +22,28 @@ import { lookupOui } from './oui.js';
 
 const MAX_REFS = 8;
 const MAX_SET = 4096;
+const MAX_FACT = 200;
+
+/**
+ * Identifiers as the inventory keeps them: only values of a plausible form (an IMEI is 14-16
+ * digits, an IMSI 6-15, an ICCID 18-22 with an optional trailing F; all-zero placeholders, as
+ * GoIPs send for an empty slot, are dropped). The observation keeps the raw text as evidence.
+ */
+export function plausibleSimFacts(f: Partial<SimRecord>): Partial<SimRecord> {
+  const ok = (v: string | undefined, re: RegExp) => (v !== undefined && re.test(v) && !/^0+$/.test(v) ? v : undefined);
+  return {
+    imei: ok(f.imei, /^\d{14,16}$/),
+    imsi: ok(f.imsi, /^\d{6,15}$/),
+    iccid: ok(f.iccid?.toUpperCase(), /^\d{18,22}F?$/),
+    msisdn: ok(f.msisdn, /^\+?\d{3,20}$/),
+    carrier: f.carrier && f.carrier.length <= 64 ? f.carrier : undefined,
+    signalDbm: f.signalDbm,
+    lac: ok(f.lac, /^[0-9A-Fa-f]{1,8}$/),
+    cell: ok(f.cell, /^[0-9A-Fa-f]{1,8}$/),
+    smsLogin: f.smsLogin && f.smsLogin.length <= 8 ? f.smsLogin : undefined,
+    smbLogin: f.smbLogin && f.smbLogin.length <= 8 ? f.smbLogin : undefined,
+  };
+}
 
 interface DeviceAcc {
   rawKey: string;
@@ -126,7 +148,8 @@ export class DetectionEngine {
 
   /** Facts that describe the device (names, serials, lines) and the inventory. */
   private collect(d: DeviceAcc, o: Observation): void {
-    const add = (set: Set<string>, v: string | undefined) => { if (v && set.size < MAX_SET) set.add(v); };
+    // Facts are untrusted text: bounded in count and in length.
+    const add = (set: Set<string>, v: string | undefined) => { if (v && set.size < MAX_SET) set.add(v.length > MAX_FACT ? `${v.slice(0, MAX_FACT)}…` : v); };
     switch (o.kind) {
       case 'dhcp': add(d.hostnames, o.hostname); add(d.vendorClasses, o.vendorClass); break;
       case 'ddns': add(d.serials, o.serial); break;
@@ -187,7 +210,10 @@ export class DetectionEngine {
     }
   }
 
-  private addSim(d: DeviceAcc, channel: string, facts: Partial<SimRecord>, source: string, ts: number, ref: CaptureRef): void {
+  private addSim(d: DeviceAcc, channel: string, raw: Partial<SimRecord>, source: string, ts: number, ref: CaptureRef): void {
+    const facts = plausibleSimFacts(raw);
+    // Nothing that identifies a SIM survived validation: a channel, but no inventory row.
+    if (!facts.imei && !facts.imsi && !facts.iccid && !facts.msisdn) return;
     const key = `${d.rawKey}\u0000${channel}\u0000${facts.imsi ?? ''}`;
     let sim = this.sims.get(key);
     if (!sim) {

@@ -55,7 +55,7 @@ export function renderReport(report: ReplayReport): string {
         d.sipLines.length ? `${d.sipLines.length} SIP line(s)` : '',
         d.userAgents.length ? `UA ${d.userAgents.slice(0, 2).join(' | ')}` : '',
       ].filter(Boolean);
-      if (facts.length) out.push(`    ${facts.join('; ')}`);
+      if (facts.length) out.push(`    ${fit(facts.join('; '), 160).trimEnd()}`);
     }
     for (const e of f.evidence) {
       out.push(`    - [${e.strength} ${e.weight.toFixed(2)}] ${e.summary}${e.count > 1 ? ` (×${e.count})` : ''}`);
