@@ -31,7 +31,7 @@ interface ManifestEntry {
   negative?: boolean;
   partial?: boolean;
   unreadable?: boolean;
-  expect: { devices?: ExpectedDevice[]; maxGatewayConfidence?: Confidence };
+  expect: { devices?: ExpectedDevice[]; maxGatewayConfidence?: Confidence; noGatewayFinding?: boolean };
 }
 
 interface ReplayDocument {
@@ -91,6 +91,12 @@ describe.each(manifest.captures.map((c) => [c.file, c] as const))('fixture %s', 
     it(`has no gateway finding above ${max} confidence (hard negative)`, () => {
       const over = doc.findings.filter((f) => f.kind === 'voip-gsm-gateway' && rank[f.confidence] > rank[max]);
       expect(over).toEqual([]);
+    });
+  }
+
+  if (entry.expect.noGatewayFinding) {
+    it('has no gateway finding at all', () => {
+      expect(doc.findings.filter((f) => f.kind === 'voip-gsm-gateway').map((f) => f.device)).toEqual([]);
     });
   }
 
