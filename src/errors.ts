@@ -17,6 +17,20 @@ export const ErrorCodes = {
   Store: 'GW_STORE',
   /** A signature table is malformed. */
   Signatures: 'GW_SIGNATURES',
+  /** An AT command got no final result within its timeout (src/at/timeouts.ts). */
+  AtTimeout: 'GW_AT_TIMEOUT',
+  /** The serial port closed (unplug or close()) while a command was queued or in flight. */
+  AtClosed: 'GW_AT_CLOSED',
+  /** A module answered ERROR / +CME ERROR / +CMS ERROR where success was required (assertOk). */
+  AtError: 'GW_AT_ERROR',
+  /** A command was refused before sending (not an AT line, control characters, or by policy). */
+  AtRefused: 'GW_AT_REFUSED',
+  /** After a timeout or an aborted prompt the channel could not resynchronise with the module. */
+  AtResync: 'GW_AT_RESYNC',
+  /** A serial port could not be opened or written (permissions, busy, gone). */
+  AtIo: 'GW_AT_IO',
+  /** A line of an AT transcript dump is malformed. */
+  AtTranscript: 'GW_AT_TRANSCRIPT',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
