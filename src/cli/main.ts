@@ -9,6 +9,7 @@ import { ExitCodes, GoipwatchError, describeError } from '../errors.js';
 import { toolVersion } from '../version.js';
 import { registerReplay } from './replay.js';
 import { registerDemo } from './demo.js';
+import { registerModems } from './modems.js';
 
 const exitCodesHelp = `
 Exit codes:
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     });
   registerReplay(program);
   registerDemo(program);
+  registerModems(program);
   return program;
 }
 
