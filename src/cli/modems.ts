@@ -138,11 +138,12 @@ export function registerModems(program: Command): void {
     .addOption(new Option('--profile <id>', 'one vendor profile for every port (default: all in turn)').choices([...PROFILE_IDS]))
     .option('--from-dump <dir>', 'answer from the AT transcripts of a `modems dump` instead')
     .option('--dir <dir>', 'where the port links are created (default: a temp dir)')
+    .option('--seed <n>', 'seed of the simulated bank (same seed, same IMEIs, SIMs and SMS)', (v) => Number(v), 1)
     .option('--seconds <n>', 'stop after n seconds (default: until Ctrl-C)', (v) => Number(v))
-    .action(async (opts: { ports: number; profile?: ProfileId; fromDump?: string; dir?: string; seconds?: number }) => {
+    .action(async (opts: { ports: number; profile?: ProfileId; fromDump?: string; dir?: string; seconds?: number; seed: number }) => {
       if (!Number.isInteger(opts.ports) || opts.ports < 1 || opts.ports > 64) throw new GoipwatchError(ErrorCodes.Usage, '--ports must be a whole number from 1 to 64');
       const bank = opts.fromDump ? await SimulatedBank.fromDump(opts.fromDump, { dir: opts.dir }) : new SimulatedBank();
-      const paths = opts.fromDump ? bank.paths : await bank.start({ ports: opts.ports, profiles: opts.profile, dir: opts.dir });
+      const paths = opts.fromDump ? bank.paths : await bank.start({ ports: opts.ports, profiles: opts.profile, dir: opts.dir, seed: opts.seed });
       componentLogger('simulate').info({ ports: paths.length }, `simulated bank up on ${paths.length} port(s)`);
       process.stdout.write(`${paths.join('\n')}\n`);
       await new Promise<void>((resolve) => {
