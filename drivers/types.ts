@@ -6,7 +6,7 @@
  * Drivers are read-only: they never send a command that writes to the SIM or the module
  * (src/at/policy.ts refuses them anyway).
  */
-import type { AtRunner } from '../src/at/types.js';
+import type { AtCommandOptions, AtRunner } from '../src/at/types.js';
 
 export type DriverId = 'generic' | 'quectel' | 'simcom' | 'wavecom' | 'huawei';
 
@@ -56,4 +56,9 @@ export interface ModemDriver {
   readIccid(at: AtRunner): Promise<string | undefined>;
   /** Serving and neighbour cells where the dialect offers them (+QENG, +CENG, +CPSI, +CCED, ^SYSINFO). */
   readCells(at: AtRunner): Promise<CellInfo[]>;
+  /**
+   * Options the dialect needs for a command anyone sends (the bank included): Wavecom answers
+   * `AT+CPIN?` with `+CPIN: READY` and no OK, so it needs a customFinal (at-commands.md §2.3).
+   */
+  commandOptions?(command: string): AtCommandOptions | undefined;
 }
