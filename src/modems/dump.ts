@@ -31,6 +31,8 @@ export interface PortDump {
   survey: PortSurvey;
   sms: DumpedSms[];
   phonebook: PhonebookEntry[];
+  /** True when the standard listing had to be used, which marks unread messages read (27.005 §3.4.2). */
+  statusMayHaveChanged: boolean;
   /** Messages the module listed but that could not be decoded (kept raw). */
   undecoded: Array<{ port: string; line: number; reason: string; raw: string }>;
 }
@@ -70,7 +72,14 @@ async function readMessages(at: AtRunner, dump: PortDump): Promise<void> {
   const parts: Array<{ pdu: SmsDeliverPdu | SmsSubmitPdu; listing: SmsListing; line: number }> = [];
   for (const mem of [...memories].filter((m) => m === 'SM' || m === 'ME' || m === 'MT')) {
     if (memories.size > 1 && !(await tryRead(at, dump, `AT+CPMS="${mem}"`))) continue;
-    const list = await tryRead(at, dump, pduMode ? 'AT+CMGL=4' : 'AT+CMGL="ALL"', 120_000);
+    // SIMCom and Quectel 2G modules take a second <mode> 1 = "do not change the status" (at-commands.md
+    // §1.8 samples; simulator profiles): try that first, fall back to the standard listing and say so.
+    const all = pduMode ? '4' : '"ALL"';
+    let list = await tryRead(at, dump, `AT+CMGL=${all},1`, 120_000);
+    if (!list) {
+      list = await tryRead(at, dump, `AT+CMGL=${all}`, 120_000);
+      if (list) dump.statusMayHaveChanged = true;
+    }
     if (!list) continue;
     const parsed = parseCmgl(list.lines);
     const line = list.transcriptLines[0];
@@ -121,7 +130,7 @@ async function readPhonebook(at: AtRunner, dump: PortDump): Promise<void> {
 
 export async function dumpModule(at: AtRunner, driver?: DriverId): Promise<PortDump> {
   const { survey } = await surveyModule(at, { driver });
-  const dump: PortDump = { survey, sms: [], phonebook: [], undecoded: [] };
+  const dump: PortDump = { survey, sms: [], phonebook: [], undecoded: [], statusMayHaveChanged: false };
   if (!survey.answered || (survey.simState !== undefined && survey.simState !== 'READY')) return dump;
   await readMessages(at, dump);
   await readPhonebook(at, dump);
@@ -185,7 +194,8 @@ export async function dumpBank(ports: string[], outDir: string, opts: { driver?:
     readOnly: {
       statement: READ_ONLY_STATEMENT,
       refusedByPolicy: ['AT+CMGD', 'AT+CMGW', 'AT+CMSS', 'AT+CMGS', 'AT+CPBW', 'AT+CRSM/AT+CSIM updates', 'AT&W', 'AT+EGMR', 'AT+SIMEI', 'ATD'],
-      sideEffects: ['27.005 §3.4.2: AT+CMGL marks "REC UNREAD" messages as "REC READ"; each message\'s status as listed is in inventory.json'],
+      sideEffects: results.filter((r) => r.result?.statusMayHaveChanged).map((r) =>
+        `${r.port}: the module refused AT+CMGL=<stat>,1 (list without status change), so the standard AT+CMGL was used, which marks "REC UNREAD" messages "REC READ" (27.005 §3.4.2); each message's status as listed is in inventory.json`),
     },
     files: [],
   };

@@ -98,3 +98,16 @@ describe('unplug and replug', () => {
     expect(again[0]!.result?.imei).toBe(bank.modem(2).state.imei);
   }, 120_000);
 });
+
+describe('status of unread messages', () => {
+  it('lists without changing status where the module allows it, and says so in the manifest where it does not', async () => {
+    bank = new SimulatedBank();
+    const paths = await bank.start({ ports: 2, seed: 21, smsPerModem: 5, profiles: ['simcom-sim800', 'quectel-ec25'] });
+    const out = mkdtempSync(join(tmpdir(), 'gw-dump-'));
+    const result = await dumpBank(paths, out);
+    expect(bank.modem(0).sideEffects).toEqual([]);
+    expect(result.ports[0]!.result?.statusMayHaveChanged).toBe(false);
+    expect(result.ports[1]!.result?.statusMayHaveChanged).toBe(true);
+    expect(result.manifest.readOnly.sideEffects).toEqual([expect.stringContaining(paths[1]!)]);
+  }, 60_000);
+});
