@@ -97,9 +97,6 @@ class PduError extends Error {}
 class Reader {
   private pos = 0;
   constructor(private readonly buf: Buffer) {}
-  get offset(): number {
-    return this.pos;
-  }
   u8(what: string): number {
     if (this.pos >= this.buf.length) throw new PduError(`PDU ends before ${what} (offset ${this.pos})`);
     return this.buf[this.pos++]!;
@@ -108,11 +105,6 @@ class Reader {
     if (this.pos + n > this.buf.length) throw new PduError(`PDU ends inside ${what} (needs ${n} bytes at offset ${this.pos})`);
     const b = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
-    return b;
-  }
-  rest(): Buffer {
-    const b = this.buf.subarray(this.pos);
-    this.pos = this.buf.length;
     return b;
   }
 }
@@ -344,6 +336,14 @@ function encodeAddress(addr: string): Buffer {
   return Buffer.concat([Buffer.from([Math.ceil((septets.length * 7) / 4), 0xd0]), packSeptets(septets)]);
 }
 
+/** SMSC as +CMGL lists it: length in octets (type octet included), type, semi-octets; 00 when absent. */
+function encodeSmsc(addr: string | undefined): Buffer {
+  if (!addr) return Buffer.from([0]);
+  if (!/^\+?\d{1,20}$/.test(addr)) throw new RangeError(`SMSC '${addr}' is not a number`);
+  const digits = encodeSemiOctets(addr.replace(/^\+/, ''));
+  return Buffer.concat([Buffer.from([digits.length + 1, addr.startsWith('+') ? 0x91 : 0x81]), digits]);
+}
+
 /** One SMS-DELIVER PDU, hex uppercased, SMSC first (as +CMGL lists it). Throws RangeError on what cannot be encoded. */
 export function encodeSmsDeliver(spec: DeliverSpec): string {
   const septets = spec.encoding === 'ucs2' ? undefined : gsm7Encode(spec.text);
@@ -371,12 +371,7 @@ export function encodeSmsDeliver(spec: DeliverSpec): string {
   }
   if (spec.messageClass !== undefined) dcs |= 0x10 | spec.messageClass;
   const first = (c ? 0x40 : 0) | (spec.moreMessagesToSend ? 0 : 0x04);
-  const smsc = spec.smsc
-    ? (() => {
-      const a = encodeAddress(spec.smsc);
-      return Buffer.concat([Buffer.from([a.length - 1]), a.subarray(1)]);
-    })()
-    : Buffer.from([0]);
+  const smsc = encodeSmsc(spec.smsc);
   const tpdu = Buffer.concat([
     Buffer.from([first]), encodeAddress(spec.originator), Buffer.from([spec.pid ?? 0, dcs]),
     encodeScts(spec.timestamp), Buffer.from([udl]), ud,

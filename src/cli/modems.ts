@@ -7,11 +7,12 @@ import { dumpBank, verifyDump } from '../modems/dump.js';
 import { modemFindings } from '../modems/findings.js';
 import { SimulatedBank } from '../modems/simulator/index.js';
 import { PROFILE_IDS, type ProfileId } from '../modems/simulator/types.js';
-import { isParseError, parseClip, parseCmti } from '../at/parsers.js';
+import { listenBank } from '../modems/listen.js';
 import { DRIVER_IDS } from '../../drivers/index.js';
 import type { DriverId } from '../../drivers/types.js';
 import type { PortSurvey } from '../modems/types.js';
 import { table } from '../report/table.js';
+import { storeModemRun } from '../store/modem-store.js';
 import { ErrorCodes, ExitCodes, GoipwatchError } from '../errors.js';
 import { componentLogger } from '../log.js';
 
@@ -65,10 +66,14 @@ export function registerModems(program: Command): void {
   modems.command('survey').description('per port: module, IMEI, SIM, IMSI, ICCID, MSISDN, operator, registration, signal, cells')
     .option('--port <path>', 'a port (by-path or by-id link preferred); repeatable; default: all found', collect)
     .option('--json', 'print JSON')
+    .option('--db <path>', 'also keep the survey in this SQLite file')
     .addOption(driverOption())
-    .action(async (opts: { port?: string[]; json?: boolean; driver?: DriverId }) => {
+    .action(async (opts: { port?: string[]; json?: boolean; driver?: DriverId; db?: string }) => {
+      const startedAt = new Date().toISOString();
       const results = await surveyBank(await portsOrDiscover(opts.port), { driver: opts.driver });
-      const findings = modemFindings(results.map((r) => r.result).filter((s): s is PortSurvey => s !== undefined));
+      const surveys = results.map((r) => r.result).filter((s): s is PortSurvey => s !== undefined);
+      const findings = modemFindings(surveys);
+      if (opts.db) storeModemRun(opts.db, 'modem-survey', startedAt, surveys, [], findings);
       if (opts.json) process.stdout.write(`${JSON.stringify({ ports: results.map(({ transcript: _t, ...r }) => r), findings }, null, 2)}\n`);
       else {
         process.stdout.write(`${surveyTable(results)}\n`);
@@ -80,9 +85,14 @@ export function registerModems(program: Command): void {
   modems.command('dump').description('read-only dump of a seized pool: survey, every SMS, phonebook, raw transcripts, SHA-256 manifest')
     .requiredOption('--out <dir>', 'output directory (created)')
     .option('--port <path>', 'a port; repeatable; default: all found', collect)
+    .option('--db <path>', 'also keep the surveys, SMS and findings in this SQLite file')
     .addOption(driverOption())
-    .action(async (opts: { out: string; port?: string[]; driver?: DriverId }) => {
+    .action(async (opts: { out: string; port?: string[]; driver?: DriverId; db?: string }) => {
       const result = await dumpBank(await portsOrDiscover(opts.port), opts.out, { driver: opts.driver });
+      if (opts.db) {
+        const dumps = result.ports.flatMap((p) => (p.result ? [p.result] : []));
+        storeModemRun(opts.db, 'modem-dump', result.manifest.startedAt, dumps.map((d) => d.survey), dumps.flatMap((d) => d.sms), result.findings);
+      }
       const problems = await verifyDump(opts.out);
       const sms = result.ports.reduce((n, p) => n + (p.result?.sms.length ?? 0), 0);
       process.stdout.write(`${surveyTable(result.ports.map((p) => ({ port: p.port, result: p.result?.survey, error: p.error })))}\n`);
@@ -100,19 +110,8 @@ export function registerModems(program: Command): void {
       const stopped = new Promise<void>((resolve) => { stop = resolve; });
       process.once('SIGINT', () => stop());
       if (opts.seconds && opts.seconds > 0) setTimeout(() => stop(), opts.seconds * 1000).unref();
-      await onEveryPort(ports, async (at, session) => {
-        // Ask the module to report callers and new messages (volatile settings, 27.007 §7.6, 27.005 §3.4.1).
-        await at.send('AT+CLIP=1').catch(() => undefined);
-        await at.send('AT+CNMI=2,1').catch(() => undefined);
-        session.channel.onUrc((u) => {
-          const event: Record<string, unknown> = { port: u.port, at: new Date().toISOString(), urc: u.name, line: u.line, transcriptLine: u.transcriptLine };
-          if (u.name === '+CLIP') { const c = parseClip(u.line); if (!isParseError(c)) event.caller = c.number; }
-          if (u.name === '+CMTI') { const m = parseCmti(u.line); if (!isParseError(m)) Object.assign(event, m); }
-          if (u.data !== undefined) event.data = u.data;
-          process.stdout.write(`${JSON.stringify(event)}\n`);
-        });
-        await stopped;
-      });
+      const outcomes = await listenBank(ports, (e) => process.stdout.write(`${JSON.stringify(e)}\n`), stopped);
+      if (outcomes.some((o) => o.error)) process.exitCode = ExitCodes.PartialInput;
     });
 
   modems.command('at').description('expert console: send one AT command to one port and print the raw answer')

@@ -3,8 +3,9 @@
  * migrations, and one transaction per batch of writes (an SD card wears with every fsync).
  *
  * Schema v1 keeps what a replay produces: runs, their inputs (path + SHA-256), devices, findings
- * with their evidence (and the frames it points at), SIMs and SMS. The probe-daemon work adds
- * the outbox and retention as later migrations.
+ * with their evidence (and the frames it points at), SIMs and SMS. v2 adds the modem side:
+ * surveys per port, SMS read over AT, modem findings. The probe-daemon work adds the outbox and
+ * retention as later migrations.
  */
 import Database from 'better-sqlite3';
 import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
@@ -93,6 +94,40 @@ const migrations: Array<(db: Db) => void> = [
         refs TEXT NOT NULL
       );
       CREATE INDEX findings_device ON findings(device);
+    `);
+  },
+  // v2: modem-side observations (surveys, SMS read over AT) and their findings
+  (db) => {
+    db.exec(`
+      CREATE TABLE modem_surveys (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        port TEXT NOT NULL,
+        driver TEXT NOT NULL,
+        answered INTEGER NOT NULL,
+        manufacturer TEXT, model TEXT, revision TEXT, imei TEXT, sim_state TEXT, imsi TEXT, iccid TEXT, msisdn TEXT,
+        operator TEXT, registration TEXT, signal TEXT, cells TEXT NOT NULL, errors TEXT NOT NULL, refs TEXT NOT NULL,
+        started_at TEXT NOT NULL
+      );
+      CREATE INDEX modem_surveys_imsi ON modem_surveys(imsi);
+      CREATE TABLE modem_sms (
+        id TEXT PRIMARY KEY,
+        port TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        text TEXT NOT NULL,
+        timestamp TEXT,
+        status TEXT,
+        transcript_line INTEGER,
+        run_id INTEGER NOT NULL REFERENCES runs(id)
+      );
+      CREATE TABLE modem_findings (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        kind TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        ports TEXT NOT NULL,
+        counts TEXT,
+        refs TEXT NOT NULL
+      );
     `);
   },
 ];

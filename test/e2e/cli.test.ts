@@ -89,7 +89,7 @@ describe('goipwatch CLI', () => {
     expect(goipwatch('replay', '--db', db, copy).code).toBe(0);
     expect(statSync(copy).mtimeMs).toBe(before);
     const d = new Database(db, { readonly: true });
-    expect(d.pragma('user_version', { simple: true })).toBe(1);
+    expect(d.pragma('user_version', { simple: true })).toBe(2);
     expect(d.prepare('SELECT count(*) n FROM runs').get()).toEqual({ n: 2 });
     const findings = d.prepare('SELECT device, family, updated_runs FROM findings').all();
     expect(findings).toEqual([{ device: 'mac:38:3f:10:05:64:80', family: 'goip', updated_runs: 2 }]);

@@ -156,6 +156,7 @@ describe('+CNUM (§1.7)', () => {
 
   it('is an empty list when the SIM has no number (prepaid pools, §1.7)', () => {
     expect(parseCnum([])).toEqual([]);
+    expect(parseCnum(['+CNUM: "","",129'])).toEqual([]); // an empty record (ours)
   });
 
   it('decodes UCS-2 hex strings under AT+CSCS="UCS2" (§3.5 item 9; synthetic line, ours)', () => {

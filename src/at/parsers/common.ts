@@ -41,36 +41,21 @@ export function splitParams(s: string): AtField[] {
   let text = '';
   let quoted = false;
   let inQuote = false;
-  let raw = '';
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (inQuote) {
-      if (c === '"') inQuote = false;
-      else text += c;
-      continue;
-    }
+  for (const c of s) {
     if (c === '"') {
-      inQuote = true;
+      // Spaces before an opening quote are padding, not part of the value.
+      if (!inQuote && !quoted && text.trim() === '') text = '';
+      inQuote = !inQuote;
       quoted = true;
-      // Text before the quote on the same field is kept (rare, but never dropped silently).
-      text = raw.trim() + text;
-      raw = '';
-      continue;
-    }
-    if (c === ',') {
-      out.push({ text: quoted ? text : raw.trim(), quoted });
+    } else if (c === ',' && !inQuote) {
+      out.push({ text: quoted ? text : text.trim(), quoted });
       text = '';
-      raw = '';
       quoted = false;
-      continue;
-    }
-    if (quoted) {
-      if (c.trim() !== '') text += c;
-    } else {
-      raw += c;
+    } else if (inQuote || !quoted || c.trim() !== '') {
+      text += c;
     }
   }
-  out.push({ text: quoted ? text : raw.trim(), quoted });
+  out.push({ text: quoted ? text : text.trim(), quoted });
   return out;
 }
 

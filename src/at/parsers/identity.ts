@@ -286,6 +286,8 @@ export function parseCnum(lines: readonly string[], charset?: TeCharset): Parsed
     const f = splitParams(rest);
     if (f.length < 2) return fail(`+CNUM line with too few fields: ${raw}`);
     const number = decodeTeString(f[1]!.text, charset).replace(/\s+/g, '');
+    // An empty record (`+CNUM: "","",129`): the SIM has the slot but no number in it.
+    if (number === '') continue;
     if (!/^\+?[0-9*#]{1,24}$/.test(number)) return fail(`+CNUM number is not a dial string: ${raw}`);
     const entry: OwnNumber = { number };
     const alpha = decodeTeString(f[0]!.text, charset);
