@@ -115,7 +115,10 @@ export async function readPlmn(at: AtRunner): Promise<{ mcc?: string; mnc?: stri
   if (!succeeded(await at.send('AT+COPS=3,2'))) return { op: first };
   const numeric = await readOperator(at);
   await at.send(`AT+COPS=3,${first.format}`);
-  return 'error' in numeric ? { op: first } : { mcc: numeric.mcc, mnc: numeric.mnc, op: { ...first, act: numeric.act ?? first.act } };
+  if ('error' in numeric) return { op: first };
+  const op: CurrentOperator = { ...first };
+  if (numeric.act !== undefined) Object.assign(op, { act: numeric.act, accessTechnology: numeric.accessTechnology });
+  return { mcc: numeric.mcc, mnc: numeric.mnc, op };
 }
 
 /**

@@ -186,8 +186,12 @@ export class SimcomDriver extends GenericDriver {
       if (family === 'cpsi') return [];
     }
     const cells = await this.readCeng(at);
-    if (cells) this.learnt.set(at.port, 'ceng');
-    return cells ?? [];
+    if (cells) {
+      this.learnt.set(at.port, 'ceng');
+      return cells;
+    }
+    // No +CENG either: a SIM7600 whose first +CPSI? failed ("enter twice", §2.2) gets its second try.
+    return family === undefined ? (await this.readCpsi(at, 1)) ?? [] : [];
   }
 
   private async readCpsi(at: AtRunner, tries: number): Promise<CellInfo[] | undefined> {

@@ -7,21 +7,9 @@
  *   SMS     ──► verification codes per SIM and per platform (table below)
  */
 import type { DumpedSms, ModemFinding, PortSurvey, TranscriptRef } from './types.js';
+import { luhnValid } from '../at/parsers/identity.js';
 
-/** Luhn check (ISO/IEC 7812-1), as the IMEI's last digit is defined (at-commands.md §5, GoIP manual §5.3.12). */
-export function luhnValid(digits: string): boolean {
-  if (!/^\d+$/.test(digits)) return false;
-  let sum = 0;
-  for (let i = 0; i < digits.length; i++) {
-    let d = digits.charCodeAt(digits.length - 1 - i) - 48;
-    if (i % 2 === 1) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return sum % 10 === 0;
-}
+export { luhnValid };
 
 /**
  * Platforms whose verification codes SIM farms harvest. The sender numbers and brackets are

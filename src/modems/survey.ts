@@ -88,8 +88,8 @@ export async function surveyModule(at: AtRunner, opts: SurveyOptions = {}): Prom
     survey.imei = imei.value.imei;
     survey.refs.imei = imei.ref;
   }
-  // Wavecom Q24xx answers +CPIN? with no OK (at-commands.md §3.4).
-  const cpinOpts: AtCommandOptions = driver.id === 'wavecom' ? { customFinal: /^\+CPIN:/ } : {};
+  // The dialect knows when a command has no final result (Wavecom +CPIN? without OK, at-commands.md §3.4).
+  const cpinOpts: AtCommandOptions = driver.commandOptions?.('AT+CPIN?') ?? {};
   let cpinError: string | undefined;
   try {
     const r = await at.send('AT+CPIN?', cpinOpts);

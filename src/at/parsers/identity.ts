@@ -62,9 +62,9 @@ export function parseAti(lines: readonly string[]): Parsed<AtiIdentity> {
 
 /**
  * Luhn check over the digits (ISO/IEC 7812-1; the IMEI's last digit, GoIP manual §5.3.12 via §5).
- * Same rule as luhnValid in src/modems/findings.ts, kept here so src/at does not import upwards.
+ * The one implementation: the modem findings use it too.
  */
-function luhnValid(digits: string): boolean {
+export function luhnValid(digits: string): boolean {
   if (!/^\d+$/.test(digits)) return false;
   let sum = 0;
   for (let i = 0; i < digits.length; i++) {

@@ -26,9 +26,8 @@ export function luhnDigit(body: string): string {
   return String((10 - (sum % 10)) % 10);
 }
 
-export function luhnValid(digits: string): boolean {
-  return /^\d{2,}$/.test(digits) && luhnDigit(digits.slice(0, -1)) === digits.slice(-1);
-}
+/** The Luhn check is the AT layer's (one implementation for parsers, findings and simulator). */
+export { luhnValid } from '../../at/parsers/identity.js';
 
 export function makeImei(tac: string, rng: Rng): string {
   const body = tac + rng.digits(6);
