@@ -31,6 +31,8 @@ export const ErrorCodes = {
   AtIo: 'GW_AT_IO',
   /** A line of an AT transcript dump is malformed. */
   AtTranscript: 'GW_AT_TRANSCRIPT',
+  /** The simulated modem bank could not start (bad options, a dump without transcripts, socat missing). */
+  Simulator: 'GW_SIMULATOR',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { createLogger } from '../log.js';
-import { ExitCodes, GoipwatchError, describeError } from '../errors.js';
+import { ErrorCodes, ExitCodes, GoipwatchError, describeError } from '../errors.js';
 import { toolVersion } from '../version.js';
 import { registerReplay } from './replay.js';
 import { registerDemo } from './demo.js';
@@ -50,7 +50,8 @@ async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof GoipwatchError) {
       process.stderr.write(`goipwatch: ${e.message}\n`);
-      return e.code === 'GW_USAGE' || e.code === 'GW_CONFIG' || e.code === 'GW_SIGNATURES' ? ExitCodes.Usage : ExitCodes.Failure;
+      const usage: string[] = [ErrorCodes.Usage, ErrorCodes.Config, ErrorCodes.Signatures, ErrorCodes.Simulator];
+      return usage.includes(e.code) ? ExitCodes.Usage : ExitCodes.Failure;
     }
     process.stderr.write(`goipwatch: internal error: ${describeError(e)}\n${e instanceof Error && e.stack ? e.stack : ''}\n`);
     return ExitCodes.Failure;

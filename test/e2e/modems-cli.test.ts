@@ -70,7 +70,11 @@ describe('goipwatch modems (CLI) on a simulated bank', () => {
     expect(refused.err).not.toMatch(/\n\s+at /);
   });
 
-  it('exits 2 on a bad --ports value', () => {
+  it('exits 2 on a bad --ports value or a dump directory that is not there, without a stack trace', () => {
     expect(run('modems', 'simulate', '--ports', '0').code).toBe(2);
+    const r = run('modems', 'simulate', '--from-dump', join(dir, 'no-such-dump'));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/cannot read the dump directory/);
+    expect(r.err).not.toMatch(/\n\s+at /);
   });
 });

@@ -117,7 +117,12 @@ export class SimulatedBank {
 
   /** Serve a dump's recorded transcripts, one PTY per recorded port (`modems simulate --from-dump`). */
   static async fromDump(dumpDir: string, opts: ReplayBankOptions = {}): Promise<SimulatedBank> {
-    const recorded = await loadDumpTranscripts(dumpDir);
+    let recorded: RecordedPort[];
+    try {
+      recorded = await loadDumpTranscripts(dumpDir);
+    } catch (e) {
+      throw new SimulatorError(`cannot read the dump directory ${dumpDir}: ${e instanceof Error ? e.message : String(e)}`, { dumpDir }, { cause: e });
+    }
     if (recorded.length === 0) throw new SimulatorError('no AT transcript files found in the dump directory', { dumpDir });
     const bank = new SimulatedBank();
     bank.recorded = recorded;

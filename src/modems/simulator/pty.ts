@@ -11,6 +11,7 @@
  *
  * socat removes its links when it exits on SIGTERM; if it has to be killed harder, we remove them.
  */
+import { ErrorCodes, GoipwatchError } from '../../errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -41,15 +42,10 @@ export interface PtyLinkOptions {
   bootUrcs?: boolean;
 }
 
-export class SimulatorError extends Error {
-  /** Stable code in the style of src/errors.ts (GW_SIMULATOR is not in ErrorCodes yet). */
-  readonly code = 'GW_SIMULATOR';
-  readonly context: Record<string, unknown>;
-
+export class SimulatorError extends GoipwatchError {
   constructor(message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super(`${message} [GW_SIMULATOR]`, options);
+    super(ErrorCodes.Simulator, message, context, options);
     this.name = 'SimulatorError';
-    this.context = context;
   }
 }
 
