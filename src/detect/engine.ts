@@ -242,9 +242,14 @@ export class DetectionEngine {
     this.sms.set(key, { device: d.rawKey, channel, sender, body, recvId, source, copies: 1, ts, refs: [{ file: ref.file, frames: ref.frames.slice(0, 16) }] });
   }
 
+  /**
+   * The result so far. Works on copies of the per-device state, so it can be called again and
+   * again on a live capture (the probe does, periodically) without counting anything twice.
+   */
   finish(): DetectionResult {
+    const snapshots = [...this.devices.values()].map(cloneAcc);
     // Derived observations: facts about a device as a whole rather than one packet.
-    for (const d of this.devices.values()) {
+    for (const d of snapshots) {
       if (d.sipLines.size > 0 && d.lineRef) {
         this.applySignatures(d, 'sip-lines', { count: d.sipLines.size, lines: [...d.sipLines].slice(0, 8) }, d.lineRef, d.firstSeen);
       }
@@ -259,7 +264,7 @@ export class DetectionEngine {
     // Merge IP-keyed state into the MAC-keyed device once the IP's MAC is known.
     const merged = new Map<string, DeviceAcc>();
     const rename = new Map<string, string>();
-    for (const d of this.devices.values()) {
+    for (const d of snapshots) {
       let key = d.rawKey;
       if (key.startsWith('ip:')) {
         const mac = this.macOfIp.get(key.slice(3));
@@ -295,6 +300,15 @@ export class DetectionEngine {
       sms: [...this.sms.values()].map(reKey).sort((a, b) => a.ts - b.ts),
     };
   }
+}
+
+function cloneAcc(d: DeviceAcc): DeviceAcc {
+  return {
+    ...d,
+    macs: new Set(d.macs), ips: new Set(d.ips), hostnames: new Set(d.hostnames), vendorClasses: new Set(d.vendorClasses),
+    serials: new Set(d.serials), userAgents: new Set(d.userAgents), sipLines: new Set(d.sipLines), channels: new Set(d.channels),
+    evidence: new Map([...d.evidence].map(([k, e]) => [k, { ...e, refs: [...e.refs] }])),
+  };
 }
 
 function mergeInto(into: DeviceAcc, d: DeviceAcc): void {

@@ -157,3 +157,15 @@ describe('vendor SMS APIs as evidence', () => {
     expect(detect([ami('Command', 'core show channels')]).findings).toEqual([]);
   });
 });
+
+describe('live use', () => {
+  it('gives the same result when finish() is called twice (the probe calls it periodically)', () => {
+    const engine = new DetectionEngine(builtinSignatures());
+    for (let i = 0; i < 6; i++) engine.observe(sipRegister('192.168.1.20', `sip:10${i}@pbx`, 'dble'));
+    engine.observe(mac('38:3f:10:00:00:01', '192.168.1.20'));
+    const a = engine.finish();
+    const b = engine.finish();
+    expect(b).toEqual(a);
+    expect(a.findings[0]!.evidence.find((e) => e.signature === 'sip-many-lines')?.count).toBe(1);
+  });
+});
