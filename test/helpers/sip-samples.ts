@@ -23,3 +23,17 @@ t=0 0
 m=audio 49172 RTP/AVP 0
 a=rtpmap:0 PCMU/8000
 `);
+
+/** RFC 3261 §24.1, F1 REGISTER Bob -> Registrar. */
+export const RFC3261_REGISTER = crlf(`REGISTER sip:registrar.biloxi.com SIP/2.0
+Via: SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bKnashds7
+Max-Forwards: 70
+To: Bob <sip:bob@biloxi.com>
+From: Bob <sip:bob@biloxi.com>;tag=456248
+Call-ID: 843817637684230@998sdasdh09
+CSeq: 1826 REGISTER
+Contact: <sip:bob@192.0.2.4>
+Expires: 7200
+Content-Length: 0
+
+`);

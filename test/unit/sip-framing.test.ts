@@ -8,22 +8,10 @@ import type { TcpConnectionInfo } from '../../src/capture/stream.js';
 import { sipStreamAnalyzer } from '../../src/protocols/sip/analyzer.js';
 import { SipStreamFramer, type FramedSip } from '../../src/protocols/sip/framing.js';
 import type { SipObservation } from '../../src/protocols/types.js';
-import { crlf, RFC3665_INVITE } from '../helpers/sip-samples.js';
+import { crlf, RFC3261_REGISTER, RFC3665_INVITE } from '../helpers/sip-samples.js';
 
 
-// RFC 3261 §24.1, F1 REGISTER.
-const REGISTER = crlf(`REGISTER sip:registrar.biloxi.com SIP/2.0
-Via: SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bKnashds7
-Max-Forwards: 70
-To: Bob <sip:bob@biloxi.com>
-From: Bob <sip:bob@biloxi.com>;tag=456248
-Call-ID: 843817637684230@998sdasdh09
-CSeq: 1826 REGISTER
-Contact: <sip:bob@192.0.2.4>
-Expires: 7200
-Content-Length: 0
-
-`);
+const REGISTER = RFC3261_REGISTER;
 
 
 // RFC 3665 §3.1, F4 200 OK Bob -> Alice, Content-Length: 147.

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { addressOfRecord, analyzeSip } from '../../src/protocols/sip/analyzer.js';
 import { headerValue, looksLikeSip, parseSipMessage, type SipMessage } from '../../src/protocols/sip/parser.js';
 import type { PacketContext, SipObservation } from '../../src/protocols/types.js';
-import { crlf, RFC3665_INVITE } from '../helpers/sip-samples.js';
+import { crlf, RFC3261_REGISTER, RFC3665_INVITE } from '../helpers/sip-samples.js';
 
 /** Message text written with "\n" line ends, sent with CRLF (as the RFCs' examples are). */
 
@@ -22,19 +22,6 @@ function parsed(buf: Buffer): SipMessage {
   return msg;
 }
 
-// RFC 3261 §24.1, F1 REGISTER Bob -> Registrar.
-const RFC3261_REGISTER = crlf(`REGISTER sip:registrar.biloxi.com SIP/2.0
-Via: SIP/2.0/UDP bobspc.biloxi.com:5060;branch=z9hG4bKnashds7
-Max-Forwards: 70
-To: Bob <sip:bob@biloxi.com>
-From: Bob <sip:bob@biloxi.com>;tag=456248
-Call-ID: 843817637684230@998sdasdh09
-CSeq: 1826 REGISTER
-Contact: <sip:bob@192.0.2.4>
-Expires: 7200
-Content-Length: 0
-
-`);
 
 // RFC 3261 §24.2, F2 100 Trying atlanta.com proxy -> Alice (Via folded onto a second line).
 const RFC3261_TRYING = crlf(`SIP/2.0 100 Trying
