@@ -4,8 +4,8 @@
  *
  * Schema v1 keeps what a replay produces: runs, their inputs (path + SHA-256), devices, findings
  * with their evidence (and the frames it points at), SIMs and SMS. v2 adds the modem side:
- * surveys per port, SMS read over AT, modem findings. The probe-daemon work adds the outbox and
- * retention as later migrations.
+ * surveys per port, SMS read over AT, modem findings. v3 adds the probe's outbox and the
+ * retention log (counts of what the size quota dropped).
  */
 import Database from 'better-sqlite3';
 import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
@@ -127,6 +127,34 @@ const migrations: Array<(db: Db) => void> = [
         ports TEXT NOT NULL,
         counts TEXT,
         refs TEXT NOT NULL
+      );
+    `);
+  },
+  // v3: the probe's outbox (DESIGN §5; contract in outbox-types.ts) and what retention dropped.
+  // `seq` keeps enqueue order within one createdAt millisecond; `state` moves pending → inflight
+  // → sent, and inflight rows left by a crash go back to pending on open (outbox.ts).
+  (db) => {
+    db.exec(`
+      CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        qos INTEGER NOT NULL,
+        retain INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expiry_seconds INTEGER,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'inflight', 'sent')),
+        sent_at INTEGER
+      );
+      CREATE INDEX outbox_queue ON outbox(state, priority, created_at, seq);
+      CREATE TABLE retention_log (
+        tbl TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT '',
+        dropped INTEGER NOT NULL DEFAULT 0,
+        last_at INTEGER NOT NULL,
+        PRIMARY KEY (tbl, topic)
       );
     `);
   },

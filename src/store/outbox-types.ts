@@ -28,7 +28,10 @@ export interface OutboxMessage {
 }
 
 export interface OutboxStats {
+  /** Unsent messages, inflight ones included. */
   pending: number;
+  /** Of `pending`, how many next() handed out and are not yet acknowledged or released. */
+  inflight?: number;
   sent: number;
   /** Messages dropped by retention (quota), by topic. */
   dropped: Record<string, number>;

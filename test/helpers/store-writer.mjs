@@ -36,7 +36,7 @@ for (let n = first; ; n++) {
   store.write({
     findings: [finding(`f-${n}`, n), finding('f-shared', n)],
     surveys: [{ port: `/dev/serial/by-path/port-${n % 16}`, driver: 'generic', answered: true, imei: '490154203237518', cells: [], remoteSimMarkers: 0,
-      errors: [], refs: {}, startedAt: new Date().toISOString() }],
+      errors: [], refs: {}, startedAt: new Date().toISOString(), durationMs: 900 }],
     outbox,
   });
   process.stdout.write(`committed ${n}\n`);
