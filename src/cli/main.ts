@@ -10,6 +10,7 @@ import { toolVersion } from '../version.js';
 import { registerReplay } from './replay.js';
 import { registerDemo } from './demo.js';
 import { registerModems } from './modems.js';
+import { registerRun } from './run.js';
 
 const exitCodesHelp = `
 Exit codes:
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerReplay(program);
   registerDemo(program);
   registerModems(program);
+  registerRun(program);
   return program;
 }
 

@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { loadConfig, resolveConfigPath } from '../config/load.js';
+import { Daemon } from '../daemon.js';
+import { createLogger, componentLogger } from '../log.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('the probe daemon: live capture, modem bank, SQLite store and MQTT reports (under systemd, see docs/operations.md)')
+    .option('--config <file>', 'config file (YAML or JSON); default $GOIPWATCH_CONFIG or /etc/goipwatch/config.yaml')
+    .action(async (opts: { config?: string }) => {
+      const { config } = await loadConfig(resolveConfigPath(opts.config));
+      createLogger(config.log.level);
+      const daemon = await Daemon.start(config);
+      await new Promise<void>((resolve) => {
+        process.once('SIGTERM', resolve);
+        process.once('SIGINT', resolve);
+      });
+      componentLogger('daemon').info('stopping');
+      await daemon.stop();
+    });
+}

@@ -1,0 +1,262 @@
+/**
+ * The probe daemon (`goipwatch run`): the live pipeline wired together, unattended.
+ *
+ *   LiveCapture(iface)… ─► CapturePipeline ─► DetectionEngine ──(every findingsIntervalMs)──┐
+ *   modem bank: survey every surveyIntervalS, listen in between ─► surveys, SMS, events ─────┤
+ *   heartbeat every intervalS ─────────────────────────────────────────────────────────────────┤
+ *                                                                                             ▼
+ *                              ProbeStore.write (findings + outbox rows in one transaction)
+ *                                                                                             │
+ *                              MqttReporter drains the outbox (sent only on PUBACK) ◄─────────┘
+ *
+ * Findings are updated, not repeated: a finding goes out again only when its confidence, family
+ * or evidence changed. systemd: READY=1 once everything is up, WATCHDOG=1 from the event loop (a
+ * blocked loop stops the pings and systemd restarts us).
+ */
+import { spawn } from 'node:child_process';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { GoipwatchConfig } from './config/types.js';
+import { LiveCapture } from './capture/live-source.js';
+import { CapturePipeline } from './capture/pipeline.js';
+import { DetectionEngine } from './detect/engine.js';
+import { loadSignatures } from './detect/signatures.js';
+import type { Finding, SimRecord } from './detect/model.js';
+import { ProbeStore } from './store/probe-store.js';
+import { ReportContract } from './report/contract.js';
+import { MqttReporter } from './report/mqtt-reporter.js';
+import { Secret } from './report/mqtt-reporter.js';
+import { listSerialPorts } from './at/discovery.js';
+import { surveyBank } from './modems/bank.js';
+import { listenBank } from './modems/listen.js';
+import { modemFindings } from './modems/findings.js';
+import type { PortSurvey } from './modems/types.js';
+import { componentLogger } from './log.js';
+import { describeError } from './errors.js';
+import { toolVersion } from './version.js';
+
+export interface DaemonOptions {
+  /** ms between taking results from the detector (default 10 s). */
+  findingsIntervalMs?: number;
+  /** ms between retention passes (default 10 min). */
+  retentionIntervalMs?: number;
+  /** Clock state as `doctor` found it; reported in heartbeats. */
+  clock?: () => Promise<{ synced: boolean; source?: string }>;
+}
+
+export interface DaemonStats {
+  startedAt: number;
+  findingsSent: number;
+  surveys: number;
+  events: number;
+  capture: Array<{ iface: string; frames: number; received: number; droppedByKernel: number }>;
+}
+
+/** systemd's sd_notify through the systemd-notify tool (Node has no unix datagram sockets). */
+function sdNotify(state: string): void {
+  if (!process.env.NOTIFY_SOCKET) return;
+  const child = spawn('systemd-notify', [state], { stdio: 'ignore' });
+  child.on('error', () => undefined);
+}
+
+/** What identifies a finding's content: a change here sends it again. */
+function revision(f: Finding): string {
+  return [f.family, f.confidence, f.categories.join(','), f.evidence.map((e) => `${e.signature}:${e.count}`).join(',')].join('|');
+}
+
+export class Daemon {
+  private readonly log = componentLogger('daemon');
+  private readonly captures: LiveCapture[] = [];
+  private readonly engine: DetectionEngine;
+  private readonly pipelines: CapturePipeline[] = [];
+  private readonly sent = new Map<string, string>();
+  private readonly simsSent = new Map<string, string>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private reporter: MqttReporter | undefined;
+  private stopModems: (() => void) | undefined;
+  private modemLoop: Promise<void> | undefined;
+  private stopping = false;
+  private portsUp = 0;
+  private portsTotal = 0;
+  readonly stats: DaemonStats = { startedAt: Date.now(), findingsSent: 0, surveys: 0, events: 0, capture: [] };
+
+  private constructor(
+    private readonly config: GoipwatchConfig,
+    private readonly store: ProbeStore,
+    private readonly contract: ReportContract,
+    private readonly opts: DaemonOptions,
+  ) {
+    this.engine = new DetectionEngine(loadSignatures());
+  }
+
+  static async start(config: GoipwatchConfig, opts: DaemonOptions = {}): Promise<Daemon> {
+    const store = ProbeStore.open(config.store.path, { quotaBytes: config.store.quotaMb * 1024 * 1024 });
+    const contract = new ReportContract({
+      probeId: config.probe.id,
+      baseTopic: config.mqtt?.baseTopic,
+      identifiers: config.mqtt?.identifiers ?? 'full',
+      identifierKey: config.mqtt?.hashKey,
+      version: toolVersion(),
+    });
+    const d = new Daemon(config, store, contract, opts);
+    try {
+      d.startCapture();
+      d.startReporter();
+      d.startModems();
+      d.startTimers();
+    } catch (e) {
+      await d.stop();
+      throw e;
+    }
+    sdNotify('--ready');
+    d.log.info({ probe: config.probe.id, interfaces: config.capture.interfaces, modems: config.modems.enabled, mqtt: Boolean(config.mqtt) }, 'probe running');
+    return d;
+  }
+
+  private startCapture(): void {
+    for (const [i, iface] of this.config.capture.interfaces.entries()) {
+      const pipeline = new CapturePipeline((o) => this.engine.observe(o));
+      pipeline.beginFile(i);
+      const live = new LiveCapture({ iface, filter: this.config.capture.filter, bufferBytes: this.config.capture.bufferSizeMb * 1024 * 1024, snaplen: this.config.capture.snaplen });
+      live.start((f) => pipeline.frame(f));
+      this.captures.push(live);
+      this.pipelines.push(pipeline);
+    }
+  }
+
+  private startReporter(): void {
+    const m = this.config.mqtt;
+    if (!m) return;
+    this.reporter = new MqttReporter({
+      url: m.url,
+      contract: this.contract,
+      outbox: this.store.outbox,
+      credentials: m.username ? { username: m.username, password: m.password !== undefined ? new Secret(m.password) : undefined } : undefined,
+      tls: m.tls.ca || m.tls.cert ? { caFile: m.tls.ca, certFile: m.tls.cert, keyFile: m.tls.key, rejectUnauthorized: m.tls.rejectUnauthorized } : undefined,
+      backoff: { initialMs: m.backoff.initialMs, maxMs: m.backoff.maxMs },
+      keepaliveSeconds: m.keepaliveS,
+    });
+    this.reporter.start();
+  }
+
+  /** Survey every surveyIntervalS; listen on the same ports in between (one owner per port at a time). */
+  private startModems(): void {
+    if (!this.config.modems.enabled) return;
+    const stopped = new Promise<void>((r) => { this.stopModems = r; });
+    this.modemLoop = (async () => {
+      while (!this.stopping) {
+        const ports = this.config.modems.ports.length ? this.config.modems.ports.map((p) => p.path) : (await listSerialPorts()).map((p) => p.path);
+        this.portsTotal = ports.length;
+        if (ports.length) await this.survey(ports);
+        const nextSurvey = new Promise<void>((r) => {
+          setTimeout(r, this.config.modems.surveyIntervalS * 1000).unref();
+        });
+        const until = Promise.race([nextSurvey, stopped]);
+        if (this.config.modems.listen && ports.length && !this.stopping) {
+          await listenBank(ports, (e) => this.record(this.contract.event({ kind: `modem-${e.kind}`, severity: 'info', message: `${e.port}: ${e.line}`, data: { port: e.port, transcriptLine: e.transcriptLine } })), until);
+        } else await until;
+      }
+    })().catch((e: unknown) => this.log.error({ err: describeError(e) }, 'modem loop ended'));
+  }
+
+  private async survey(ports: string[]): Promise<void> {
+    const driverOf = new Map(this.config.modems.ports.map((p) => [p.path, p.driver]));
+    // One driver override per bank run: a mixed override list runs per port.
+    const results = await Promise.all(ports.map(async (port) => {
+      const d = driverOf.get(port);
+      return (await surveyBank([port], d && d !== 'auto' ? { driver: d } : {}))[0]!;
+    }));
+    const surveys = results.map((r) => r.result).filter((s): s is PortSurvey => s !== undefined);
+    this.portsUp = surveys.filter((s) => s.answered).length;
+    this.stats.surveys++;
+    const findings = modemFindings(surveys);
+    this.store.write({
+      surveys,
+      outbox: [...surveys.map((s) => this.contract.survey(s)), ...findings.map((f) => this.contract.modemFinding(f))],
+    });
+    this.reporter?.notify();
+  }
+
+  private record(draft: ReturnType<ReportContract['event']>): void {
+    this.stats.events++;
+    this.store.write({ outbox: [draft] });
+    this.reporter?.notify();
+  }
+
+  /** Take the detector's results; store and report what changed. */
+  flushFindings(): void {
+    const result = this.engine.finish();
+    const changed = result.findings.filter((f) => this.sent.get(f.id) !== revision(f));
+    const sims = result.sims.filter((s: SimRecord) => {
+      const key = `${s.device}|${s.channel}|${s.imsi ?? ''}`;
+      const rev = [s.imei, s.iccid, s.carrier, s.lac, s.cell].join('|');
+      if (this.simsSent.get(key) === rev) return false;
+      this.simsSent.set(key, rev);
+      return true;
+    });
+    if (!changed.length && !sims.length) return;
+    this.store.write({ findings: changed, outbox: [...changed.map((f) => this.contract.finding(f)), ...sims.map((s) => this.contract.sim(s))] });
+    for (const f of changed) this.sent.set(f.id, revision(f));
+    this.stats.findingsSent += changed.length;
+    this.reporter?.notify();
+  }
+
+  async heartbeat(): Promise<void> {
+    let disk = { freeBytes: 0, totalBytes: 0 };
+    try {
+      const s = await statfs(dirname(this.config.store.path));
+      disk = { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+    } catch (e) {
+      this.log.debug({ err: describeError(e) }, 'statfs failed');
+    }
+    const cap = this.captures.map((c) => c.stats());
+    this.stats.capture = cap.map((c) => ({ iface: c.iface, frames: c.frames, received: c.received, droppedByKernel: c.droppedByKernel }));
+    const clock = (await this.opts.clock?.()) ?? { synced: false, source: 'unknown' };
+    const ob = this.store.outbox.stats();
+    const mq = this.reporter?.stats();
+    this.record(this.contract.heartbeat({
+      uptimeSeconds: Math.round((Date.now() - this.stats.startedAt) / 1000),
+      intervalSeconds: this.config.heartbeat.intervalS,
+      clock,
+      capture: cap.length ? { interface: cap.map((c) => c.iface).join(','), packets: cap.reduce((n, c) => n + c.frames, 0), drops: cap.reduce((n, c) => n + c.droppedByKernel + c.droppedByInterface, 0) } : undefined,
+      modems: { portsUp: this.portsUp, portsTotal: this.portsTotal },
+      outbox: { pending: ob.pending, dropped: Object.values(ob.dropped).reduce((a, b) => a + b, 0) },
+      disk,
+      memory: { rssBytes: process.memoryUsage.rss() },
+      mqtt: mq ? { reconnects: mq.reconnects, published: mq.published } : undefined,
+    }));
+    this.stats.events--; // a heartbeat is not an event
+  }
+
+  private startTimers(): void {
+    const every = (ms: number, fn: () => unknown) => {
+      const t = setInterval(() => {
+        Promise.resolve(fn()).catch((e: unknown) => this.log.error({ err: describeError(e) }, 'periodic task failed'));
+      }, ms);
+      this.timers.push(t);
+    };
+    every(this.opts.findingsIntervalMs ?? 10_000, () => this.flushFindings());
+    every(this.config.heartbeat.intervalS * 1000, () => this.heartbeat());
+    every(this.opts.retentionIntervalMs ?? 600_000, () => this.store.retain());
+    const watchdogUs = Number(process.env.WATCHDOG_USEC ?? 0);
+    if (watchdogUs > 0) every(Math.max(1000, watchdogUs / 2000), () => sdNotify('WATCHDOG=1'));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    sdNotify('STOPPING=1');
+    for (const t of this.timers) clearInterval(t);
+    for (const c of this.captures) c.stop();
+    this.stopModems?.();
+    await this.modemLoop;
+    try {
+      this.flushFindings();
+    } catch (e) {
+      this.log.error({ err: describeError(e) }, 'last findings could not be stored');
+    }
+    await this.reporter?.stop();
+    this.store.close();
+    this.log.info('probe stopped');
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The probe daemon end to end with real parts: live capture on loopback (libpcap), a simulated
+ * modem bank on socat PTYs, the SQLite store on disk and a real mosquitto started for the test.
+ * What central monitoring receives is read by a separate MQTT client.
+ */
+import { createSocket } from 'node:dgram';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { configFromObject } from '../../src/config/load.js';
+import { Daemon } from '../../src/daemon.js';
+import { SimulatedBank } from '../../src/modems/simulator/index.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+
+const waitFor = async (what: string, ok: () => boolean, ms = 20_000) => {
+  for (const t0 = Date.now(); !ok(); ) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+describe('goipwatch run (the probe daemon)', () => {
+  let broker: Mosquitto | undefined;
+  const bank = new SimulatedBank();
+  let daemon: Daemon | undefined;
+  let sub: mqtt.MqttClient | undefined;
+
+  afterAll(async () => {
+    await daemon?.stop();
+    await sub?.endAsync();
+    await bank.stop();
+    await broker?.dispose();
+  });
+
+  it('captures, surveys, stores and reports over MQTT', async () => {
+    broker = await startMosquitto();
+    const ports = await bank.start({ ports: 2, seed: 3, profiles: 'quectel-ec25' });
+    const dir = mkdtempSync(join(tmpdir(), 'gw-probe-'));
+    const udpPort = 30000 + Math.floor(Math.random() * 20000);
+    const { config } = await configFromObject({
+      version: 1,
+      probe: { id: 'probe-test', stateDir: dir },
+      capture: { interfaces: ['lo'], filter: `udp port ${udpPort}`, bufferSizeMb: 1 },
+      modems: { enabled: true, ports: [], surveyIntervalS: 60, listen: false },
+      store: { path: 'probe.db', quotaMb: 16 },
+      mqtt: { url: broker.url, identifiers: 'full' },
+      heartbeat: { intervalS: 10 },
+    }, { env: {} });
+    // The schema wants /dev/serial/... device paths; the simulated bank's PTYs live in a temp dir.
+    config.modems.ports = ports.map((path) => ({ path, driver: 'auto' as const }));
+
+    const received: Array<{ topic: string; payload: Record<string, unknown> }> = [];
+    sub = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    sub.on('message', (topic, payload) => received.push({ topic, payload: JSON.parse(payload.toString()) as Record<string, unknown> }));
+    await sub.subscribeAsync('goipwatch/probe-test/#', { qos: 1 });
+
+    daemon = await Daemon.start(config, { findingsIntervalMs: 300 });
+    // A GoIP keep-alive on the wire (goip-protocols.md §1.1.1, styryl/node-goip sample).
+    const sock = createSocket('udp4');
+    const ka = Buffer.from('req:27;id:gateway_name;pass:gateway_password;num:;signal:29;gsm_status:LOGIN;voip_status:LOGOUT;voip_state:IDLE;remain_time:-1;imei:867495023958030;imsi:260060172091324;iccid:89480611000720913242;pro:POL;idle:11;disable_status:0;SMS_LOGIN:N;SMB_LOGIN:;CELLINFO:LAC:7E5,CELL ID:5E5B;CGATT:Y;');
+    await waitFor('a finding on MQTT', () => {
+      sock.send(ka, udpPort, '127.0.0.1');
+      return received.some((m) => m.topic.endsWith('/findings'));
+    });
+    sock.close();
+    await waitFor('two surveys', () => received.filter((m) => m.topic.endsWith('/survey')).length >= 2);
+    await daemon.heartbeat();
+    await waitFor('a heartbeat', () => received.some((m) => m.topic.endsWith('/heartbeat')));
+
+    expect(received.find((m) => m.topic === 'goipwatch/probe-test/status')?.payload).toMatchObject({ state: 'online' });
+    const finding = received.find((m) => m.topic.endsWith('/findings'))!.payload;
+    expect(JSON.stringify(finding)).toContain('goip');
+    const surveys = received.filter((m) => m.topic.endsWith('/survey')).map((m) => JSON.stringify(m.payload));
+    expect(surveys.some((s) => s.includes(bank.modem(0).state.imei))).toBe(true);
+    expect(received.some((m) => m.topic.endsWith('/inventory') && JSON.stringify(m.payload).includes('260060172091324'))).toBe(true);
+    const hb = received.find((m) => m.topic.endsWith('/heartbeat'))!.payload as { capture?: { packets: number } };
+    expect(hb.capture?.packets).toBeGreaterThan(0);
+
+    await daemon.stop();
+    daemon = undefined;
+    await waitFor('offline status', () => received.some((m) => m.topic.endsWith('/status') && m.payload.state === 'offline'));
+    // Everything that was reported is also in the store, and nothing is left unsent.
+    const db = new Database(join(dir, 'probe.db'), { readonly: true });
+    expect((db.prepare("SELECT count(*) n FROM outbox WHERE state != 'sent'").get() as { n: number }).n).toBe(0);
+    expect((db.prepare('SELECT count(*) n FROM findings').get() as { n: number }).n).toBeGreaterThan(0);
+    expect((db.prepare('SELECT count(*) n FROM modem_surveys').get() as { n: number }).n).toBe(2);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+  }, 90_000);
+});
