@@ -31,6 +31,8 @@ export const ErrorCodes = {
   AtIo: 'GW_AT_IO',
   /** A line of an AT transcript dump is malformed. */
   AtTranscript: 'GW_AT_TRANSCRIPT',
+  /** Reports could not be delivered to the MQTT broker in time (they stay in the outbox). Exit 1. */
+  Report: 'GW_REPORT',
   /** The simulated modem bank could not start (bad options, a dump without transcripts, socat missing). */
   Simulator: 'GW_SIMULATOR',
 } as const;

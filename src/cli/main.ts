@@ -11,6 +11,7 @@ import { registerReplay } from './replay.js';
 import { registerDemo } from './demo.js';
 import { registerModems } from './modems.js';
 import { registerRun } from './run.js';
+import { registerMonitor } from './monitor.js';
 
 const exitCodesHelp = `
 Exit codes:
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerModems(program);
   registerRun(program);
+  registerMonitor(program);
   return program;
 }
 

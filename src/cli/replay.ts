@@ -4,12 +4,15 @@ import { renderReport } from '../report/table.js';
 import { toJsonDocument } from '../report/json.js';
 import { storeReplay } from '../store/replay-store.js';
 import { componentLogger } from '../log.js';
+import { publishReplay } from '../report/publish-replay.js';
 import { ExitCodes } from '../errors.js';
 
 export interface ReplayCliOptions {
   json?: boolean;
   db?: string;
   signatures?: string[];
+  mqtt?: string;
+  probeId?: string;
 }
 
 /** Print a replay's result and return the exit code (3 when any input was partial). */
@@ -35,6 +38,8 @@ export function registerReplay(program: Command): void {
     .option('--db <path>', 'also keep the results in this SQLite file (created if missing; findings are updated, not repeated)')
     .option('--signatures <file>', 'an extra signature table (JSON, same form as src/detect/signatures.json); repeatable',
       (v: string, prev: string[] = []) => [...prev, v])
+    .option('--mqtt <url>', 'also publish the findings and SIM inventory to central monitoring (same contract and outbox as a probe)')
+    .option('--probe-id <id>', 'the id the replay publishes under (default lab-<host name>)')
     .addHelpText('after', `
 Inputs are opened read-only and hashed (SHA-256); every finding points back to file and frame numbers.
 Examples:
@@ -43,5 +48,9 @@ Examples:
     .action(async (paths: string[], opts: ReplayCliOptions) => {
       const report = await replay(paths, { signatureFiles: opts.signatures });
       process.exitCode = outputReplay(report, opts);
+      if (opts.mqtt) {
+        const { published } = await publishReplay(report, { url: opts.mqtt, probeId: opts.probeId });
+        componentLogger('replay').info({ published }, `${published} message(s) acknowledged by ${opts.mqtt}`);
+      }
     });
 }

@@ -110,7 +110,8 @@ export async function configFromObject(input: unknown, opts: FromObjectOptions =
   }
 
   if (!validate(data)) {
-    throw configError(where, (validate.errors ?? []).map((e) => describeAjvError(e, opts, envByPath)).filter(uniqueProblem()));
+    const found = (validate.errors ?? []).map((e) => describeAjvError(e, opts, envByPath)).filter(uniqueProblem());
+    throw configError(where, found.sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity)));
   }
   const config = data as unknown as GoipwatchConfig;
   const problems: ConfigProblem[] = [];
@@ -134,6 +135,9 @@ export async function configFromObject(input: unknown, opts: FromObjectOptions =
     }
   }
   if (problems.length > 0) throw configError(where, problems);
+  for (const p of config.modems.ports) {
+    if (/^\/dev\/tty(USB|ACM)\d+$/.test(p.path)) warnings.push(`modems.ports: ${p.path} may name another modem after a reset or re-plug: use its /dev/serial/by-path link`);
+  }
 
   // Paths: relative to the config file's directory; the store relative to the state directory.
   const base = opts.baseDir ?? (opts.file ? dirname(opts.file) : process.cwd());
@@ -204,7 +208,7 @@ function describeAjvError(e: ErrorObject, opts: FromObjectOptions, envByPath: Ma
     segments.push(extra);
     keyLine = true;
     const known = Object.keys(node.properties ?? {});
-    const close = known.find((k) => k.toLowerCase() === extra.toLowerCase() || editDistance(k.toLowerCase(), extra.toLowerCase()) <= 2);
+    const close = known.find((k) => k.toLowerCase() === extra.toLowerCase() || editDistance(k.toLowerCase(), extra.toLowerCase()) <= (extra.length <= 4 ? 1 : 2));
     message = close ? `unknown key (did you mean '${close}'?)` : `unknown key; allowed here: ${known.join(', ')}`;
   } else {
     const secret = node['x-secret'] === true || segments.some((s) => SECRET_KEYS.has(s));
@@ -283,7 +287,7 @@ function configError(where: string, problems: ConfigProblem[]): GoipwatchError {
     return `  ${p.path || '(document)'}${origin}: ${p.message}`;
   });
   const head = `config ${where}: ${problems.length === 1 ? '1 problem' : `${problems.length} problems`}`;
-  return new GoipwatchError(ErrorCodes.Config, `${head}\n${lines.join('\n')}\n`, { file: where, problems });
+  return new GoipwatchError(ErrorCodes.Config, `${head}\n${lines.join('\n')}\n `, { file: where, problems });
 }
 
 async function readSecretFile(path: string, key: string, envByPath: Map<string, string>, problems: ConfigProblem[]): Promise<string | undefined> {

@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { schemaVersion } from '../../src/store/database.js';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(__dirname, '../..');
@@ -89,7 +90,7 @@ describe('goipwatch CLI', () => {
     expect(goipwatch('replay', '--db', db, copy).code).toBe(0);
     expect(statSync(copy).mtimeMs).toBe(before);
     const d = new Database(db, { readonly: true });
-    expect(d.pragma('user_version', { simple: true })).toBe(2);
+    expect(d.pragma('user_version', { simple: true })).toBe(schemaVersion);
     expect(d.prepare('SELECT count(*) n FROM runs').get()).toEqual({ n: 2 });
     const findings = d.prepare('SELECT device, family, updated_runs FROM findings').all();
     expect(findings).toEqual([{ device: 'mac:38:3f:10:05:64:80', family: 'goip', updated_runs: 2 }]);
