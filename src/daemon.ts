@@ -19,6 +19,7 @@ import { dirname } from 'node:path';
 import type { GoipwatchConfig } from './config/types.js';
 import { LiveCapture } from './capture/live-source.js';
 import { CapturePipeline } from './capture/pipeline.js';
+import { readCaptureFile } from './capture/file-source.js';
 import { DetectionEngine } from './detect/engine.js';
 import { loadSignatures } from './detect/signatures.js';
 import type { Finding, SimRecord } from './detect/model.js';
@@ -36,6 +37,8 @@ import { describeError } from './errors.js';
 import { toolVersion } from './version.js';
 
 export interface DaemonOptions {
+  /** MQTT protocol version (5 unless the broker lacks it, like the demo's embedded one). */
+  mqttProtocolVersion?: 4 | 5;
   /** ms between taking results from the detector (default 10 s). */
   findingsIntervalMs?: number;
   /** ms between retention passes (default 10 min). */
@@ -135,6 +138,7 @@ export class Daemon {
       tls: m.tls.ca || m.tls.cert ? { caFile: m.tls.ca, certFile: m.tls.cert, keyFile: m.tls.key, rejectUnauthorized: m.tls.rejectUnauthorized } : undefined,
       backoff: { initialMs: m.backoff.initialMs, maxMs: m.backoff.maxMs },
       keepaliveSeconds: m.keepaliveS,
+      protocolVersion: this.opts.mqttProtocolVersion,
     });
     this.reporter.start();
   }
@@ -181,6 +185,19 @@ export class Daemon {
     this.stats.events++;
     this.store.write({ outbox: [draft] });
     this.reporter?.notify();
+  }
+
+  /**
+   * Feed a capture file through the live pipeline as if it were traffic on the wire (the demo,
+   * and lab staff testing a probe's config). Source numbers from 100 keep it apart from interfaces.
+   */
+  async replayAsLive(path: string, source = 100): Promise<number> {
+    const pipeline = new CapturePipeline((o) => this.engine.observe(o));
+    pipeline.beginFile(source);
+    const r = await readCaptureFile(path, (f) => pipeline.frame(f));
+    pipeline.endFile();
+    this.flushFindings();
+    return r.frames;
   }
 
   /** Take the detector's results; store and report what changed. */

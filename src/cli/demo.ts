@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { replay } from '../replay.js';
 import { outputReplay } from './replay.js';
 import { componentLogger } from '../log.js';
+import { runLiveDemo } from './demo-live.js';
 
 /** The repository root, from dist/src/cli or src/cli. */
 export function repoRoot(): string {
@@ -36,10 +37,11 @@ export function demoCaptures(root: string): string[] {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('replay the bundled fixtures (and ../shared/external captures when present) and print what goipwatch finds')
+    .description('replay the bundled fixtures (and ../shared/external captures when present), then run the live probe pipeline on a simulated modem bank with an embedded broker')
     .option('--json', 'print one JSON document instead of the table')
     .option('--db <path>', 'also keep the results in this SQLite file')
-    .action(async (opts: { json?: boolean; db?: string }) => {
+    .option('--no-live', 'only the replay, not the live probe pipeline')
+    .action(async (opts: { json?: boolean; db?: string; live: boolean }) => {
       const root = repoRoot();
       const inputs = demoCaptures(root);
       const external = resolve(root, '..', 'shared', 'external');
@@ -47,6 +49,10 @@ export function registerDemo(program: Command): void {
       componentLogger('demo').info({ inputs }, 'replaying the demo captures (no hardware needed)');
       const report = await replay(inputs.filter(existsSync));
       outputReplay(report, opts);
+      if (opts.live && !opts.json) {
+        process.stdout.write('\nLIVE PIPELINE (no hardware): probe daemon + simulated modem bank + embedded MQTT broker\n');
+        await runLiveDemo(join(root, 'fixtures', 'goip-sms-server.pcapng'), (l) => process.stdout.write(`${l}\n`));
+      }
       // The demo's inputs are ours: a partial file there is a bug, but it must not hide the results.
       process.exitCode = report.partial ? 3 : 0;
     });

@@ -63,10 +63,17 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     // Only the parser's sentence and the position: its pretty form quotes the line, which may hold a secret.
-    const problems = doc.errors.map((e) => ({ path: '', message: `YAML syntax: ${e.message}`, line: lineCounter.linePos(e.pos[0]).line }));
+    // Some parser messages quote the offending token ("…token in YAML stream: \"x\""): drop the quote.
+    const problems = doc.errors.map((e) => ({ path: '', message: `YAML syntax: ${e.message.replace(/:\s*".*"$/, '')}`, line: lineCounter.linePos(e.pos[0]).line }));
     throw configError(abs, problems);
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // Unresolved or excessive aliases (*name) surface only here, as a plain Error.
+    throw configError(abs, [{ path: '', message: `YAML: ${describeError(e).replace(/:\s*\S+$/, '')}` }]);
+  }
   const warnings: string[] = [];
   if (isRecord(data) && isRecord(data.mqtt) && (data.mqtt.password !== undefined || data.mqtt.hashKey !== undefined)) {
     const mode = (await stat(abs)).mode;

@@ -84,7 +84,10 @@ export class ProbeMonitor {
 export interface MonitorOptions {
   url: string;
   baseTopic?: string;
-  group?: string;
+  /** Shared-subscription group; false subscribes plainly (brokers without MQTT 5, one monitor). */
+  group?: string | false;
+  /** 5 (default); 4 for brokers without MQTT 5 (the embedded demo broker). */
+  protocolVersion?: 4 | 5;
   onEvent: (e: MonitorEvent, monitor: ProbeMonitor) => void;
 }
 
@@ -93,14 +96,16 @@ export async function startMonitor(opts: MonitorOptions): Promise<{ monitor: Pro
   const log = componentLogger('monitor');
   const base = opts.baseTopic ?? 'goipwatch';
   const group = opts.group ?? 'goipwatch-monitor';
+  const version = opts.protocolVersion ?? 5;
   const monitor = new ProbeMonitor();
-  const client = await mqtt.connectAsync(opts.url, { protocolVersion: 5, reconnectPeriod: 2000, clientId: `goipwatch-monitor-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
+  const client = await mqtt.connectAsync(opts.url, { protocolVersion: version, reconnectPeriod: 2000, clientId: `goipwatch-monitor-${process.pid}-${Math.random().toString(16).slice(2, 8)}` });
   client.on('message', (topic, payload) => {
     const e = monitor.handle(topic, payload);
     if (e) opts.onEvent(e, monitor);
   });
   client.on('error', (e) => log.warn({ err: describeError(e) }, 'MQTT error'));
   await client.subscribeAsync([`${base}/+/status`], { qos: 1 });
-  await client.subscribeAsync(['heartbeat', 'findings', 'inventory', 'survey', 'events'].map((t) => `$share/${group}/${base}/+/${t}`), { qos: 1 });
+  const shared = group !== false && version === 5;
+  await client.subscribeAsync(['heartbeat', 'findings', 'inventory', 'survey', 'events'].map((t) => (shared ? `$share/${group}/${base}/+/${t}` : `${base}/+/${t}`)), { qos: 1 });
   return { monitor, stop: async () => { await client.endAsync(); } };
 }

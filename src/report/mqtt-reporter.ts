@@ -105,6 +105,11 @@ export interface MqttReporterOptions {
   credentials?: MqttCredentials;
   tls?: MqttTlsOptions;
   backoff?: BackoffOptions;
+  /**
+   * 5 (default) for message expiry and user properties; 4 (MQTT 3.1.1) only for brokers without
+   * MQTT 5, such as the embedded demo broker: the library then leaves the MQTT 5 properties out.
+   */
+  protocolVersion?: 4 | 5;
   /** Unacknowledged QoS 1 publishes at once (default 500, lowered to the broker's Receive Maximum). */
   window?: number;
   pollMs?: number; // outbox poll when idle, ms (default 500); notify() after enqueue sends at once
@@ -224,7 +229,7 @@ export class MqttReporter {
     const will = contract.status('offline', { reason: 'connection-lost', clientId: this.clientId });
     const options: IClientOptions = {
       clientId: this.clientId,
-      protocolVersion: 5,
+      protocolVersion: this.opts.protocolVersion ?? 5,
       clean: true,
       // Our backoff, not the library's fixed period (reconnect storms) — see connectOnce().
       reconnectPeriod: 0,

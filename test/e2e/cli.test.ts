@@ -99,3 +99,15 @@ describe('goipwatch CLI', () => {
     d.close();
   });
 });
+
+describe('goipwatch demo', () => {
+  it('replays the fixtures, then shows the live probe pipeline reaching central monitoring', () => {
+    const r = spawnSync(process.execPath, [cli, 'demo'], { encoding: 'utf8', env: { ...process.env, GOIPWATCH_LOG_FORMAT: 'json', GOIPWATCH_LOG_LEVEL: 'warn' }, timeout: 120_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/FINDINGS \(\d+ gateway/);
+    expect(r.stdout).toMatch(/central ◄ status\s+demo-probe is online/);
+    expect(r.stdout).toMatch(/central ◄ finding\s+voip-gsm-gateway mac:38:3f:10:00:00:01 goip high/);
+    expect(r.stdout).toMatch(/central ◄ survey /);
+    expect(r.stdout).toMatch(/central ◄ status\s+demo-probe is offline/);
+  }, 150_000);
+});

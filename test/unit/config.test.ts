@@ -114,6 +114,7 @@ describe('config mistakes give one readable message per problem (GW_CONFIG)', ()
     { name: 'a ttyUSB-style port is accepted but an unknown driver is not', yaml: 'modems:\n  ports:\n    - {path: /dev/ttyUSB0, driver: zte}\n', expected: [/modems\.ports\[0\]\.driver \(line 3\): must be one of "auto", "generic"/] },
     { name: 'several mistakes at once', yaml: 'capture: {snaplen: 1}\nstore: {quotaMb: -1}\nheartbeat: {interval: 5}\n', expected: [/3 problems/, /capture\.snaplen/, /store\.quotaMb/, /heartbeat\.interval .*did you mean 'intervalS'/] },
     { name: 'YAML syntax with its line', yaml: 'probe:\n  id: a\n  id: b\n', expected: [/\(document\) \(line 3\): YAML syntax: Map keys must be unique/] },
+    { name: 'an alias to nothing', yaml: 'probe: {id: *nothing}\n', expected: [/\(document\): YAML: Unresolved alias/] },
     { name: 'a document that is not a mapping', yaml: '- eth0\n', expected: [/must be a mapping of sections/] },
     { name: 'password and passwordFile together', yaml: 'mqtt: {url: "mqtt://b", password: hunter2hunter2, passwordFile: /x}\n', expected: [/set either mqtt\.password or mqtt\.passwordFile, not both/] },
     { name: 'hashed identifiers without a key', yaml: 'mqtt: {url: "mqtt://b", identifiers: hashed}\n', expected: [/mqtt\.hashKey.*is required when mqtt\.identifiers is 'hashed'/] },
@@ -146,6 +147,7 @@ describe('secrets never appear in messages', () => {
     ['credentials inside the URL', `mqtt: {url: "mqtt://user:${secret}@b:1883"}\n`],
     ['a YAML syntax error on the password line', `mqtt:\n  url: mqtt://b\n  password: "${secret}\n`],
     ['both password and file', `mqtt: {url: "mqtt://b", password: ${secret}, passwordFile: /x}\n`],
+    ['a stray token after the password', `- a\n"${secret}": b\n`],
   ])('%s', async (_name, yaml) => {
     const e = await loadError(yaml);
     expect(e.message).not.toContain(secret);
@@ -207,6 +209,11 @@ describe('environment overrides', () => {
     expect(resolveConfigPath('/tmp/a.yaml', { GOIPWATCH_CONFIG: '/tmp/b.yaml' })).toBe('/tmp/a.yaml');
     expect(resolveConfigPath(undefined, { GOIPWATCH_CONFIG: '/tmp/b.yaml' })).toBe('/tmp/b.yaml');
     expect(resolveConfigPath(undefined, {})).toBe('/etc/goipwatch/config.yaml');
+  });
+
+  it('warns about /dev/ttyUSBn ports, which renumber', async () => {
+    const { warnings } = await configFromObject({ modems: { ports: [{ path: '/dev/ttyUSB3' }] } }, { env: noEnv });
+    expect(warnings.join()).toMatch(/\/dev\/ttyUSB3 may name another modem .*by-path/);
   });
 
   it('derives a topic-safe probe id from the host name', () => {
