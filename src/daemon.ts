@@ -111,7 +111,10 @@ export class Daemon {
       await d.stop();
       throw e;
     }
+    // A systemd-notify child that exits at once can have its message dropped (systemd < 254):
+    // repeating READY=1 is harmless and makes it arrive.
     sdNotify('--ready');
+    for (const ms of [1000, 5000]) setTimeout(() => sdNotify('--ready'), ms).unref();
     d.log.info({ probe: config.probe.id, interfaces: config.capture.interfaces, modems: config.modems.enabled, mqtt: Boolean(config.mqtt) }, 'probe running');
     return d;
   }
@@ -160,7 +163,11 @@ export class Daemon {
           await listenBank(ports, (e) => this.record(this.contract.event({ kind: `modem-${e.kind}`, severity: 'info', message: `${e.port}: ${e.line}`, data: { port: e.port, transcriptLine: e.transcriptLine } })), until);
         } else await until;
       }
-    })().catch((e: unknown) => this.log.error({ err: describeError(e) }, 'modem loop ended'));
+    })().catch((e: unknown) => {
+      // Never leave the bank unattended until the next restart: log it and start the loop again.
+      this.log.error({ err: describeError(e) }, 'modem loop failed; restarting it in 30 s');
+      if (!this.stopping) setTimeout(() => { if (!this.stopping) this.startModems(); }, 30_000).unref();
+    });
   }
 
   private async survey(ports: string[]): Promise<void> {

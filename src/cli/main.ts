@@ -12,6 +12,7 @@ import { registerDemo } from './demo.js';
 import { registerModems } from './modems.js';
 import { registerRun } from './run.js';
 import { registerMonitor } from './monitor.js';
+import { registerDoctor } from './doctor.js';
 
 const exitCodesHelp = `
 Exit codes:
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerModems(program);
   registerRun(program);
   registerMonitor(program);
+  registerDoctor(program);
   return program;
 }
 
@@ -61,6 +63,12 @@ async function main(argv: string[]): Promise<number> {
     return ExitCodes.Failure;
   }
 }
+
+// `goipwatch … | head` closes our stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 main(process.argv).then((code) => {
   process.exitCode = code;

@@ -9,14 +9,17 @@ export function registerRun(program: Command): void {
     .description('the probe daemon: live capture, modem bank, SQLite store and MQTT reports (under systemd, see docs/operations.md)')
     .option('--config <file>', 'config file (YAML or JSON); default $GOIPWATCH_CONFIG or /etc/goipwatch/config.yaml')
     .action(async (opts: { config?: string }) => {
-      const { config } = await loadConfig(resolveConfigPath(opts.config));
+      const { config, warnings, envApplied } = await loadConfig(resolveConfigPath(opts.config));
       createLogger(config.log.level);
+      const log = componentLogger('daemon');
+      for (const w of warnings) log.warn(w);
+      if (envApplied.length) log.info({ envApplied }, 'settings taken from the environment');
       const daemon = await Daemon.start(config);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
       });
-      componentLogger('daemon').info('stopping');
+      log.info('stopping');
       await daemon.stop();
     });
 }

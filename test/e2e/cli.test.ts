@@ -111,3 +111,15 @@ describe('goipwatch demo', () => {
     expect(r.stdout).toMatch(/central ◄ status\s+demo-probe is offline/);
   }, 150_000);
 });
+
+describe('goipwatch run with a malformed config', () => {
+  it('exits 2 naming the file, the line and the key, without a stack trace', () => {
+    const file = join(work, 'bad.yaml');
+    writeFileSync(file, 'probe: { id: "x" }\ncapture: { snapLen: 5 }\n');
+    const r = goipwatch('run', '--config', file);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(file);
+    expect(r.err).toMatch(/capture\.snapLen \(line 2\): unknown key \(did you mean 'snaplen'\?\)/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
+});
