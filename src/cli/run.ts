@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, resolveConfigPath } from '../config/load.js';
 import { Daemon } from '../daemon.js';
+import { checkClock } from '../doctor.js';
 import { createLogger, componentLogger } from '../log.js';
 
 export function registerRun(program: Command): void {
@@ -14,7 +15,13 @@ export function registerRun(program: Command): void {
       const log = componentLogger('daemon');
       for (const w of warnings) log.warn(w);
       if (envApplied.length) log.info({ envApplied }, 'settings taken from the environment');
-      const daemon = await Daemon.start(config);
+      // Whether the clock is synchronised, as doctor sees it, goes into every heartbeat.
+      const daemon = await Daemon.start(config, {
+        clock: async () => {
+          const c = await checkClock(config);
+          return { synced: c.ok && !c.skipped, source: c.method };
+        },
+      });
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);
