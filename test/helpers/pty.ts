@@ -18,6 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exists } from '../../src/modems/simulator/pty.js';
 
 export interface PtyPair {
   /** Directory holding the links. */
@@ -77,15 +78,6 @@ export async function startPtyPair(opts: PtyPairOptions = {}): Promise<PtyPair> 
   return { dir, a, b, pid: child.pid as number, stop };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await lstat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-}
 
 async function killAndWait(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

@@ -49,7 +49,8 @@ export class SimulatorError extends GoipwatchError {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+/** Whether a path (a PTY link, possibly dangling) exists; other errors are real errors. */
+export async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;
