@@ -15,7 +15,7 @@
  * and baud mismatches cannot be tested this way (§4, libserialport PR #4).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { lstat, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exists } from '../../src/modems/simulator/pty.js';
