@@ -35,6 +35,7 @@ import type { PortSurvey } from './modems/types.js';
 import { componentLogger } from './log.js';
 import { describeError } from './errors.js';
 import { toolVersion } from './version.js';
+import { ClockTracker } from './clock.js';
 
 export interface DaemonOptions {
   /** MQTT protocol version (5 unless the broker lacks it, like the demo's embedded one). */
@@ -62,9 +63,18 @@ function sdNotify(state: string): void {
   child.on('error', () => undefined);
 }
 
-/** What identifies a finding's content: a change here sends it again. */
-function revision(f: Finding): string {
-  return [f.family, f.confidence, f.categories.join(','), f.evidence.map((e) => `${e.signature}:${e.count}`).join(',')].join('|');
+/** What identifies a finding's content: a change here (or the clock becoming synced) sends it again. */
+function revision(f: Finding, clockSynced: boolean): string {
+  return [f.family, f.confidence, f.categories.join(','), f.evidence.map((e) => `${e.signature}:${e.count}`).join(','), clockSynced].join('|');
+}
+
+function correctFinding(f: Finding, clock: ClockTracker): Finding {
+  return {
+    ...f,
+    firstSeen: clock.correct(f.firstSeen),
+    lastSeen: clock.correct(f.lastSeen),
+    evidence: f.evidence.map((e) => ({ ...e, firstSeen: clock.correct(e.firstSeen), lastSeen: clock.correct(e.lastSeen) })),
+  };
 }
 
 export class Daemon {
@@ -79,6 +89,7 @@ export class Daemon {
   private stopModems: (() => void) | undefined;
   private modemLoop: Promise<void> | undefined;
   private stopping = false;
+  private readonly clock = new ClockTracker();
   private portsUp = 0;
   private portsTotal = 0;
   readonly stats: DaemonStats = { startedAt: Date.now(), findingsSent: 0, surveys: 0, events: 0, capture: [] };
@@ -102,6 +113,7 @@ export class Daemon {
       version: toolVersion(),
     });
     const d = new Daemon(config, store, contract, opts);
+    await d.checkClock();
     try {
       d.startCapture();
       d.startReporter();
@@ -210,7 +222,11 @@ export class Daemon {
   /** Take the detector's results; store and report what changed. */
   flushFindings(): void {
     const result = this.engine.finish();
-    const changed = result.findings.filter((f) => this.sent.get(f.id) !== revision(f));
+    // Times taken before NTP synchronised are moved onto the real timeline once it has (src/clock.ts).
+    const clock = this.clock.state();
+    const notes = new Map(result.findings.map((f) => [f.id, this.clockNote(f.firstSeen, clock)]));
+    const findings = result.findings.map((f) => correctFinding(f, this.clock));
+    const changed = findings.filter((f) => this.sent.get(f.id) !== revision(f, clock.synced));
     const sims = result.sims.filter((s: SimRecord) => {
       const key = `${s.device}|${s.channel}|${s.imsi ?? ''}`;
       const rev = [s.imei, s.iccid, s.carrier, s.lac, s.cell].join('|');
@@ -219,10 +235,28 @@ export class Daemon {
       return true;
     });
     if (!changed.length && !sims.length) return;
-    this.store.write({ findings: changed, outbox: [...changed.map((f) => this.contract.finding(f)), ...sims.map((s) => this.contract.sim(s))] });
-    for (const f of changed) this.sent.set(f.id, revision(f));
+    this.store.write({ findings: changed, outbox: [...changed.map((f) => this.contract.finding(f, notes.get(f.id))), ...sims.map((s) => this.contract.sim(s))] });
+    for (const f of changed) this.sent.set(f.id, revision(f, clock.synced));
     this.stats.findingsSent += changed.length;
     this.reporter?.notify();
+  }
+
+  /** The clock note of a finding: unsynced; or synced, with the correction when its times predate the sync. */
+  private clockNote(firstSeen: number, clock: ReturnType<ClockTracker['state']>): { synced: boolean; correctedByMs?: number } {
+    if (!clock.synced) return { synced: false };
+    return clock.correctedByMs !== undefined && this.clock.isUnsynced(firstSeen) ? clock : { synced: true };
+  }
+
+  /** Ask whether the clock is synchronised now (doctor's check), and tell the tracker. */
+  async checkClock(): Promise<{ synced: boolean; source?: string }> {
+    const c = (await this.opts.clock?.()) ?? { synced: false, source: 'unknown' };
+    const before = this.clock.state().synced;
+    this.clock.update(c.synced);
+    if (!before && this.clock.state().synced) {
+      // Findings reported so far carried unsynchronised times: the next flush sends them corrected.
+      this.log.info({ correctedByMs: this.clock.state().correctedByMs }, 'clock synchronised: earlier findings are sent again with corrected times');
+    }
+    return c;
   }
 
   async heartbeat(): Promise<void> {
@@ -235,7 +269,7 @@ export class Daemon {
     }
     const cap = this.captures.map((c) => c.stats());
     this.stats.capture = cap.map((c) => ({ iface: c.iface, frames: c.frames, received: c.received, droppedByKernel: c.droppedByKernel }));
-    const clock = (await this.opts.clock?.()) ?? { synced: false, source: 'unknown' };
+    const clock = await this.checkClock();
     const ob = this.store.outbox.stats();
     const mq = this.reporter?.stats();
     this.record(this.contract.heartbeat({
@@ -260,6 +294,7 @@ export class Daemon {
       this.timers.push(t);
     };
     every(this.opts.findingsIntervalMs ?? 10_000, () => this.flushFindings());
+    every(30_000, () => this.checkClock());
     every(this.config.heartbeat.intervalS * 1000, () => this.heartbeat());
     every(this.opts.retentionIntervalMs ?? 600_000, () => this.store.retain());
     const watchdogUs = Number(process.env.WATCHDOG_USEC ?? 0);

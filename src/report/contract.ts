@@ -24,6 +24,7 @@ import findingsSchema from './schemas/findings.v1.json' with { type: 'json' };
 import inventorySchema from './schemas/inventory.v1.json' with { type: 'json' };
 import surveySchema from './schemas/survey.v1.json' with { type: 'json' };
 import eventsSchema from './schemas/events.v1.json' with { type: 'json' };
+import type { ClockState } from '../clock.js';
 
 export const SCHEMA_VERSION = 1;
 export const DEFAULT_BASE_TOPIC = 'goipwatch';
@@ -208,7 +209,8 @@ export class ReportContract {
   }
 
   /** A capture finding; the id changes only when the finding's content does. */
-  finding(f: Finding): OutboxDraft {
+  /** A capture finding; `clock` says whether its times were taken on a synchronised clock (src/clock.ts). */
+  finding(f: Finding, clock?: ClockState): OutboxDraft {
     const finding = {
       id: f.id, kind: f.kind, device: f.device, family: f.family, confidence: f.confidence, score: f.score,
       categories: f.categories, firstSeen: f.firstSeen, lastSeen: f.lastSeen,
@@ -218,7 +220,7 @@ export class ReportContract {
         refs: e.refs.map((r) => ({ file: r.file, frames: r.frames })),
       })),
     };
-    return this.fact('findings', `finding:${f.id}`, { origin: 'capture', finding }, finding);
+    return this.fact('findings', `finding:${f.id}`, { origin: 'capture', finding, ...(clock ? { clock } : {}) }, clock ? { finding, clock } : finding);
   }
 
   /** A modem-bank finding (src/modems/findings.ts); its id is its kind and its ports. */

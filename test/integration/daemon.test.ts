@@ -57,7 +57,9 @@ describe('goipwatch run (the probe daemon)', () => {
     sub.on('message', (topic, payload) => received.push({ topic, payload: JSON.parse(payload.toString()) as Record<string, unknown> }));
     await sub.subscribeAsync('goipwatch/probe-test/#', { qos: 1 });
 
-    daemon = await Daemon.start(config, { findingsIntervalMs: 300 });
+    // The probe starts without network time (a Pi has no battery clock), and gets it later.
+    let ntp = false;
+    daemon = await Daemon.start(config, { findingsIntervalMs: 300, clock: async () => ({ synced: ntp, source: 'test' }) });
     // A GoIP keep-alive on the wire (goip-protocols.md §1.1.1, styryl/node-goip sample).
     const sock = createSocket('udp4');
     const ka = Buffer.from('req:27;id:gateway_name;pass:gateway_password;num:;signal:29;gsm_status:LOGIN;voip_status:LOGOUT;voip_state:IDLE;remain_time:-1;imei:867495023958030;imsi:260060172091324;iccid:89480611000720913242;pro:POL;idle:11;disable_status:0;SMS_LOGIN:N;SMB_LOGIN:;CELLINFO:LAC:7E5,CELL ID:5E5B;CGATT:Y;');
@@ -70,6 +72,13 @@ describe('goipwatch run (the probe daemon)', () => {
     await daemon.heartbeat();
     await waitFor('a heartbeat', () => received.some((m) => m.topic.endsWith('/heartbeat')));
 
+    expect(received.find((m) => m.topic.endsWith('/findings'))!.payload.clock).toEqual({ synced: false });
+    ntp = true;
+    await daemon.checkClock();
+    daemon.flushFindings();
+    await waitFor('the finding again, on the synchronised clock', () => received.some((m) => m.topic.endsWith('/findings') && (m.payload.clock as { synced?: boolean } | undefined)?.synced === true));
+    const resent = received.find((m) => m.topic.endsWith('/findings') && (m.payload.clock as { synced?: boolean }).synced)!.payload;
+    expect(typeof (resent.clock as { correctedByMs?: number }).correctedByMs).toBe('number');
     expect(received.find((m) => m.topic === 'goipwatch/probe-test/status')?.payload).toMatchObject({ state: 'online' });
     const finding = received.find((m) => m.topic.endsWith('/findings'))!.payload;
     expect(JSON.stringify(finding)).toContain('goip');
