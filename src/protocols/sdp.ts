@@ -60,6 +60,13 @@ export function summarizeSdp(text: string): SdpSummary | { error: string } {
       crypto: (media.crypto ?? []).length > 0,
     };
     if (typeof media.ptime === 'number') entry.ptime = media.ptime;
+    const mc = media.connection?.ip;
+    if (typeof mc === 'string' && mc !== '') entry.connection = mc.split('/')[0] ?? mc;
+    const rtpmap = (media.rtp ?? [])
+      .filter((r) => typeof r.payload === 'number' && typeof r.codec === 'string' && r.codec !== '')
+      .slice(0, 32)
+      .map((r) => ({ pt: r.payload, codec: r.codec, ...(typeof r.rate === 'number' && r.rate > 0 ? { rate: r.rate } : {}) }));
+    if (rtpmap.length > 0) entry.rtpmap = rtpmap;
     summary.media.push(entry);
   }
 

@@ -118,7 +118,13 @@ export interface SdpSummary {
   origin?: { username: string; sessionId: string; sessionVersion: string; address: string };
   sessionName?: string;
   connection?: string;
-  media: Array<{ type: string; port: number; protocol: string; payloads: number[]; codecs: string[]; ptime?: number; crypto: boolean }>;
+  media: Array<{
+    type: string; port: number; protocol: string; payloads: number[]; codecs: string[]; ptime?: number; crypto: boolean;
+    /** Media-level c= address (RFC 4566 §5.7), when the m= section has its own. */
+    connection?: string;
+    /** a=rtpmap lines of this m= section: payload type, encoding name, clock rate (RFC 4566 §6). */
+    rtpmap?: Array<{ pt: number; codec: string; rate?: number }>;
+  }>;
 }
 
 /** A SIP request or response, read whole (Content-Length framing on TCP). */

@@ -74,7 +74,7 @@ describe('summarizeSdp', () => {
       connection: '192.168.1.30',
       media: [{
         type: 'audio', port: 10000, protocol: 'RTP/AVP', payloads: [8, 0, 18, 4, 101],
-        codecs: ['PCMA', 'PCMU', 'G729', 'G723', 'telephone-event'], ptime: 20, crypto: false,
+        codecs: ['PCMA', 'PCMU', 'G729', 'G723', 'telephone-event'], ptime: 20, crypto: false, rtpmap: [{ pt: 101, codec: 'telephone-event', rate: 8000 }],
       }],
     });
   });
