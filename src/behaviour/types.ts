@@ -35,7 +35,7 @@ export interface RtpStreamStats {
   /** RTP clock rate used for jitter (from SDP, else the static table, else 8000). */
   clockRate: number;
   packets: number;
-  /** RTP payload bytes (after the header, CSRCs and extension; padding not removed). */
+  /** RTP payload bytes (after the header, CSRCs and extension; padding removed when its count byte is sane). */
   payloadBytes: number;
   /** Extended highest sequence − base + 1 (RFC 3550 §A.3). */
   expected: number;
@@ -192,7 +192,7 @@ export interface FeatureSetting {
 /** A configurable number range, e.g. mainland China mobile. */
 export interface NumberRange {
   name: string;
-  /** Regular expression over the normalised number (digits only, international form without + when the country is known). */
+  /** Regular expression over the normalised number (src/behaviour/numbers.ts: a mainland China number as its national number, e.g. 13812345678; others as + and country code). */
   pattern: string;
   source: string;
 }

@@ -1,0 +1,1165 @@
+/**
+ * Per-device behaviour (issue 5, DESIGN §4 "Behaviour"): what one device does with its calls,
+ * lines, SIMs and SMS, accumulated in bounded memory and evaluated into 14 features.
+ *
+ *   addCall ──► counters (all calls: attempts, ASR, durations, codecs, directions)
+ *          └──► ring of the most recent limits.callsPerDevice calls (intervals: concurrency,
+ *               line overlap, periodicity, hairpins)
+ *   addRegistration ──► lines (≤ 4096 AORs, with Contact and source port for matching calls)
+ *   addRtp ──► stream counters (codec, loss, jitter, ptime)
+ *   addSim / addSms ──► per channel: IMSIs (≤ 64) and verification-code counters (no bodies)
+ *                                   │
+ *   profile(cfg, open) ─────────────┴──► FeatureResult × 14 ──► combine (score.ts) ──► BehaviourProfile
+ *
+ * profile() reads the state and never changes it: a live probe calls it periodically.
+ * Calls are matched to lines at profile time, so a REGISTER seen after a call still counts.
+ */
+import type { EvidenceRef } from '../detect/model.js';
+import { classifyVerificationSms } from '../modems/findings.js';
+import { isPhoneNumber, matchRange, normaliseNumber } from './numbers.js';
+import { combine } from './score.js';
+import type {
+  BehaviourConfig, BehaviourCounters, BehaviourProfile, CallOutcome, CallRecord, CallSummary, FeatureName,
+  FeatureResult, RtpStreamStats,
+} from './types.js';
+import { featureNames } from './types.js';
+
+export type BehaviourLimits = BehaviourConfig['limits'];
+
+/** Bounds that are not configurable (sizes of sets, not of work). */
+export const bounds = {
+  registrations: 4096,
+  channels: 4096,
+  imsisPerChannel: 64,
+  callees: 4096,
+  /** Lengths of answered calls that never saw a BYE (censored), most recent. */
+  censored: 1024,
+  jitterSamples: 1024,
+} as const;
+
+/** How each feature's value compares with its threshold. */
+export const featureOps: Record<FeatureName, '>=' | '<='> = {
+  lines: '>=', concurrency: '>=', lineSaturation: '>=', attemptRate: '>=', answerRatio: '<=', callDuration: '<=',
+  mobileShare: '>=', lowBitrateCodec: '>=', oneWay: '>=', fixedDurations: '>=', fixedIntervals: '<=', ownNumbers: '>=',
+  simRotation: '>=', verificationSms: '>=',
+};
+
+/** Measurement constants (the thresholds and weights are in the config, defaults.ts). */
+const M = {
+  /** A device must reach this many concurrent calls before line overlap says anything. */
+  saturationMinConcurrent: 4,
+  /** Lines with ≥ 2 calls needed to measure lineSaturation. */
+  saturationMinLines: 3,
+  /** A new call on a line may start this long before the previous BYE completes (signalling skew). */
+  overlapToleranceMs: 1000,
+  /** attemptRate divides by at least this span, so a 2-minute capture does not extrapolate to hours. */
+  minSpanMs: 10 * 60_000,
+  /** An unanswered call whose record timed out is counted as ringing at most this long. */
+  maxRingMs: 60_000,
+  minDecided: 10,
+  minAnsweredForDuration: 5,
+  minNumbered: 10,
+  minCodecSamples: 5,
+  /** fixedDurations: window ±1 s (2 s wide), background from the 15 s on each side of it. */
+  durationWindowMs: 2000,
+  durationBackgroundMs: 15_000,
+  /** Calls that ended within 3 s of the answer are failures, not scripts. */
+  minScriptedDurationMs: 3000,
+  /** A cluster counts above the largest count chance gives with this probability (many windows are tried). */
+  durationChance: 1e-6,
+  minAnsweredForClusters: 8,
+  /** fixedIntervals: repetitions (intervals) needed, and the shortest mean interval considered. */
+  minRepetitions: 5,
+  minIntervalMs: 10_000,
+  /** Hairpin: the looped-back call starts within 30 s and answers and ends within 2 s of the outgoing one. */
+  hairpinStartMs: 30_000,
+  hairpinAlignMs: 2000,
+  /** Hairpins count only when they pair at least this share of the answered calls of the rarer direction. */
+  hairpinMinShare: 0.05,
+} as const;
+
+const LOW_BITRATE = /^(?:G\.?729|G\.?723|GSM|AMR|ILBC)/i;
+
+/** A call as kept in the ring: only what intervals and matching need. */
+interface KeptCall {
+  callId: string;
+  role: 'uac' | 'uas';
+  inviteTs: number;
+  ringingTs?: number;
+  answerTs?: number;
+  endTs: number;
+  outcome: CallOutcome;
+  durationMs?: number;
+  caller?: string;
+  callee?: string;
+  requestUser?: string;
+  requestHostPort?: string;
+  uacPort?: number;
+  uasPort?: number;
+  codec?: string;
+  ref: EvidenceRef;
+  open?: boolean;
+}
+
+interface Registration {
+  aor: string;
+  user?: string;
+  contactUser?: string;
+  contactHostPort?: string;
+  ports: number[];
+  firstTs: number;
+  lastTs: number;
+  count: number;
+  ref: EvidenceRef;
+}
+
+interface Channel {
+  imsis: Map<string, { firstTs: number; lastTs: number; ref: EvidenceRef }>;
+  imsiOverflow: number;
+  sms: number;
+  codes: number;
+  platforms: Map<string, number>;
+  codeRefs: EvidenceRef[];
+}
+
+/** A fixed-capacity ring of the most recent items. */
+class Ring<T> {
+  private buf: T[] = [];
+  private head = 0;
+  readonly cap: number;
+  constructor(cap: number) {
+    this.cap = Math.max(1, Math.floor(cap));
+  }
+  push(x: T): void {
+    if (this.buf.length < this.cap) this.buf.push(x);
+    else {
+      this.buf[this.head] = x;
+      this.head = (this.head + 1) % this.cap;
+    }
+  }
+  /** Oldest first (a copy). */
+  toArray(): T[] {
+    return this.head === 0 ? this.buf.slice() : [...this.buf.slice(this.head), ...this.buf.slice(0, this.head)];
+  }
+  get length(): number {
+    return this.buf.length;
+  }
+  clear(): void {
+    this.buf = [];
+    this.head = 0;
+  }
+}
+
+export function codecName(c: string | undefined): string | undefined {
+  if (!c) return undefined;
+  return c.trim().toUpperCase().split('/')[0] || undefined;
+}
+
+/** "host:port" with the default SIP port and a lower-case host. */
+export function hostPort(s: string | undefined, defaultPort = 5060): string | undefined {
+  if (!s) return undefined;
+  const t = s.trim().toLowerCase();
+  const m = /^(\[[^\]]+\]|[^:;>]+)(?::(\d+))?/.exec(t);
+  if (!m) return undefined;
+  return `${m[1]}:${m[2] ?? defaultPort}`;
+}
+
+/** User and host:port of the first URI in a Contact header value (RFC 3261 §20.10), if any. */
+export function parseContact(contact: string | undefined): { user?: string; hostPort?: string } {
+  if (!contact) return {};
+  const angle = /<([^>]*)>/.exec(contact);
+  const uri = (angle ? angle[1]! : contact.split(/[;,]/)[0]!).trim();
+  const m = /^(sips?):(?:([^@]*)@)?([^;?>]+)/i.exec(uri);
+  if (!m) return {};
+  const user = m[2] ? decodeURIComponent(m[2].split(':')[0]!) : undefined;
+  return { user, hostPort: hostPort(m[3], m[1]!.toLowerCase() === 'sips' ? 5061 : 5060) };
+}
+
+function aorUser(aor: string): string | undefined {
+  const m = /^<?\s*(?:sips?|tel):([^@;>]+)/i.exec(aor.trim());
+  return m ? m[1] : undefined;
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+const pct = (x: number): string => `${Math.round(x * 100)} %`;
+const secs = (ms: number): string => `${Math.round(ms / 1000)} s`;
+
+export class DeviceBehaviour {
+  readonly key: string;
+  private limits: BehaviourLimits;
+  private ring: Ring<KeptCall>;
+
+  // Counters over every call ever added.
+  private attempts = 0;
+  private answered = 0;
+  /** Attempts whose outcome is known (not unfinished without an answer). */
+  private decided = 0;
+  private originated = 0;
+  private terminated = 0;
+  private answeredDone = 0;
+  private answeredDoneMs = 0;
+  private censored: Ring<number>;
+  private censoredTotal = 0;
+  private codecs = new Map<string, number>();
+  private codecCalls = 0;
+  private lowCodecCalls = 0;
+  private callees = new Map<string, number>();
+  private calleeOverflow = 0;
+  private firstInviteTs = Infinity;
+  private lastEndTs = -Infinity;
+
+  private registrations = new Map<string, Registration>();
+  private registrationsDropped = 0;
+
+  private rtpStreams = 0;
+  private rtpExpected = 0;
+  private rtpLost = 0;
+  private jitter: Ring<number>;
+  private ptimes = new Map<number, number>();
+  private streamCodecs = 0;
+  private lowCodecStreams = 0;
+
+  private channels = new Map<string, Channel>();
+  private channelsDropped = 0;
+  private smsSeen = 0;
+
+  private firstSeen = Infinity;
+  private lastSeen = -Infinity;
+
+  constructor(key: string, limits: BehaviourLimits) {
+    this.key = key;
+    this.limits = limits;
+    this.ring = new Ring<KeptCall>(limits.callsPerDevice);
+    this.censored = new Ring<number>(bounds.censored);
+    this.jitter = new Ring<number>(bounds.jitterSamples);
+  }
+
+  private seen(ts: number): void {
+    if (!Number.isFinite(ts)) return;
+    if (ts < this.firstSeen) this.firstSeen = ts;
+    if (ts > this.lastSeen) this.lastSeen = ts;
+  }
+
+  /** A closed call in which this device was the UAC ('uac': it sent the INVITE) or the UAS. */
+  addCall(c: CallRecord, role: 'uac' | 'uas'): void {
+    const k = keep(c, role);
+    this.count(k, c.offeredCodecs);
+    this.ring.push(k);
+  }
+
+  private count(k: KeptCall, offered: string[] | undefined): void {
+    this.attempts++;
+    if (k.role === 'uac') this.originated++;
+    else this.terminated++;
+    if (k.answerTs !== undefined) this.answered++;
+    if (k.outcome !== 'unfinished' || k.answerTs !== undefined) this.decided++;
+    if (k.outcome === 'answered' && k.durationMs !== undefined) {
+      this.answeredDone++;
+      this.answeredDoneMs += k.durationMs;
+    } else if (k.answerTs !== undefined) {
+      this.censored.push(Math.max(0, k.endTs - k.answerTs));
+      this.censoredTotal++;
+    }
+    const codec = k.codec ?? codecName(offered?.[0]);
+    if (codec) {
+      this.codecs.set(codec, (this.codecs.get(codec) ?? 0) + 1);
+      this.codecCalls++;
+      if (LOW_BITRATE.test(codec)) this.lowCodecCalls++;
+    }
+    if (k.callee !== undefined) {
+      const n = this.callees.get(k.callee);
+      if (n !== undefined) this.callees.set(k.callee, n + 1);
+      else if (this.callees.size < bounds.callees) this.callees.set(k.callee, 1);
+      else this.calleeOverflow++;
+    }
+    if (k.inviteTs < this.firstInviteTs) this.firstInviteTs = k.inviteTs;
+    if (k.endTs > this.lastEndTs) this.lastEndTs = k.endTs;
+    this.seen(k.inviteTs);
+    this.seen(k.endTs);
+  }
+
+  /** A REGISTER this device sent: aor = address-of-record URI, contact = raw Contact value, src port of the REGISTER. */
+  addRegistration(aor: string, contact: string | undefined, port: number | undefined, ts: number, ref: EvidenceRef): void {
+    const key = aor.trim().replace(/^<|>$/g, '');
+    if (!key) return;
+    this.seen(ts);
+    const c = parseContact(contact);
+    const have = this.registrations.get(key);
+    if (have) {
+      have.count++;
+      have.firstTs = Math.min(have.firstTs, ts);
+      have.lastTs = Math.max(have.lastTs, ts);
+      // A de-registration ("*") keeps the last real Contact.
+      if (c.hostPort) {
+        have.contactHostPort = c.hostPort;
+        have.contactUser = c.user;
+      }
+      if (port !== undefined && !have.ports.includes(port) && have.ports.length < 4) have.ports.push(port);
+      return;
+    }
+    if (this.registrations.size >= bounds.registrations) {
+      this.registrationsDropped++;
+      return;
+    }
+    this.registrations.set(key, {
+      aor: key, user: aorUser(key), contactUser: c.user, contactHostPort: c.hostPort,
+      ports: port === undefined ? [] : [port], firstTs: ts, lastTs: ts, count: 1, ref,
+    });
+  }
+
+  /** An RTP stream this device sent (role 'src') or received ('dst'). */
+  addRtp(s: RtpStreamStats, role: 'src' | 'dst'): void {
+    void role; // both directions describe the device's media; the caller adds each stream once per role
+    this.rtpStreams++;
+    this.rtpExpected += Math.max(0, s.expected);
+    this.rtpLost += Math.max(0, s.lost);
+    if (Number.isFinite(s.jitterMs)) this.jitter.push(s.jitterMs);
+    if (s.ptimeMs !== undefined && (this.ptimes.has(s.ptimeMs) || this.ptimes.size < 64)) {
+      this.ptimes.set(s.ptimeMs, (this.ptimes.get(s.ptimeMs) ?? 0) + 1);
+    }
+    const codec = codecName(s.codec);
+    if (codec) {
+      this.streamCodecs++;
+      if (LOW_BITRATE.test(codec)) this.lowCodecStreams++;
+    }
+    this.seen(s.firstTs);
+    this.seen(s.lastTs);
+  }
+
+  private channel(name: string): Channel | undefined {
+    let ch = this.channels.get(name);
+    if (!ch) {
+      if (this.channels.size >= bounds.channels) {
+        this.channelsDropped++;
+        return undefined;
+      }
+      ch = { imsis: new Map(), imsiOverflow: 0, sms: 0, codes: 0, platforms: new Map(), codeRefs: [] };
+      this.channels.set(name, ch);
+    }
+    return ch;
+  }
+
+  /** A SIM seen on one of this device's channels: one channel, one IMSI. */
+  addSim(channel: string, imsi: string, ts: number, ref: EvidenceRef): void {
+    this.seen(ts);
+    const ch = this.channel(channel);
+    if (!ch) return;
+    const have = ch.imsis.get(imsi);
+    if (have) {
+      have.firstTs = Math.min(have.firstTs, ts);
+      have.lastTs = Math.max(have.lastTs, ts);
+    } else if (ch.imsis.size < bounds.imsisPerChannel) ch.imsis.set(imsi, { firstTs: ts, lastTs: ts, ref });
+    else ch.imsiOverflow++;
+  }
+
+  /** An SMS this device received on a channel (only counters are kept, never the body). */
+  addSms(channel: string, sender: string, body: string, ts: number, ref: EvidenceRef): void {
+    this.seen(ts);
+    this.smsSeen++;
+    const ch = this.channel(channel);
+    if (!ch) return;
+    ch.sms++;
+    const platform = classifyVerificationSms(sender, body);
+    if (!platform) return;
+    ch.codes++;
+    if (ch.platforms.has(platform) || ch.platforms.size < 32) ch.platforms.set(platform, (ch.platforms.get(platform) ?? 0) + 1);
+    if (ch.codeRefs.length < 2) ch.codeRefs.push(ref);
+  }
+
+  /** Merge another accumulator of the same physical device. */
+  mergeFrom(other: DeviceBehaviour): void {
+    if (other === this) return;
+    const calls = new Map<string, KeptCall>();
+    for (const k of [...this.ring.toArray(), ...other.ring.toArray()]) calls.set(`${k.callId}\u0000${k.role}`, k);
+    const merged = [...calls.values()].sort((a, b) => a.endTs - b.endTs || a.inviteTs - b.inviteTs);
+    this.ring.clear();
+    for (const k of merged.slice(-this.ring.cap)) this.ring.push(k);
+
+    this.attempts += other.attempts;
+    this.answered += other.answered;
+    this.decided += other.decided;
+    this.originated += other.originated;
+    this.terminated += other.terminated;
+    this.answeredDone += other.answeredDone;
+    this.answeredDoneMs += other.answeredDoneMs;
+    for (const x of other.censored.toArray()) this.censored.push(x);
+    this.censoredTotal += other.censoredTotal;
+    for (const [c, n] of other.codecs) this.codecs.set(c, (this.codecs.get(c) ?? 0) + n);
+    this.codecCalls += other.codecCalls;
+    this.lowCodecCalls += other.lowCodecCalls;
+    for (const [c, n] of other.callees) {
+      const have = this.callees.get(c);
+      if (have !== undefined) this.callees.set(c, have + n);
+      else if (this.callees.size < bounds.callees) this.callees.set(c, n);
+      else this.calleeOverflow += n;
+    }
+    this.calleeOverflow += other.calleeOverflow;
+    this.firstInviteTs = Math.min(this.firstInviteTs, other.firstInviteTs);
+    this.lastEndTs = Math.max(this.lastEndTs, other.lastEndTs);
+
+    for (const [key, r] of other.registrations) {
+      const have = this.registrations.get(key);
+      if (!have) {
+        if (this.registrations.size < bounds.registrations) this.registrations.set(key, { ...r, ports: [...r.ports] });
+        else this.registrationsDropped++;
+        continue;
+      }
+      have.count += r.count;
+      if (r.lastTs >= have.lastTs && r.contactHostPort) {
+        have.contactHostPort = r.contactHostPort;
+        have.contactUser = r.contactUser;
+      }
+      have.firstTs = Math.min(have.firstTs, r.firstTs);
+      have.lastTs = Math.max(have.lastTs, r.lastTs);
+      for (const p of r.ports) if (!have.ports.includes(p) && have.ports.length < 4) have.ports.push(p);
+    }
+    this.registrationsDropped += other.registrationsDropped;
+
+    this.rtpStreams += other.rtpStreams;
+    this.rtpExpected += other.rtpExpected;
+    this.rtpLost += other.rtpLost;
+    for (const j of other.jitter.toArray()) this.jitter.push(j);
+    for (const [p, n] of other.ptimes) if (this.ptimes.has(p) || this.ptimes.size < 64) this.ptimes.set(p, (this.ptimes.get(p) ?? 0) + n);
+    this.streamCodecs += other.streamCodecs;
+    this.lowCodecStreams += other.lowCodecStreams;
+
+    for (const [name, o] of other.channels) {
+      const ch = this.channel(name);
+      if (!ch) continue;
+      for (const [imsi, v] of o.imsis) {
+        const have = ch.imsis.get(imsi);
+        if (have) {
+          have.firstTs = Math.min(have.firstTs, v.firstTs);
+          have.lastTs = Math.max(have.lastTs, v.lastTs);
+        } else if (ch.imsis.size < bounds.imsisPerChannel) ch.imsis.set(imsi, { ...v });
+        else ch.imsiOverflow++;
+      }
+      ch.imsiOverflow += o.imsiOverflow;
+      ch.sms += o.sms;
+      ch.codes += o.codes;
+      for (const [p, n] of o.platforms) if (ch.platforms.has(p) || ch.platforms.size < 32) ch.platforms.set(p, (ch.platforms.get(p) ?? 0) + n);
+      for (const r of o.codeRefs) if (ch.codeRefs.length < 2) ch.codeRefs.push(r);
+    }
+    this.channelsDropped += other.channelsDropped;
+    this.smsSeen += other.smsSeen;
+    this.firstSeen = Math.min(this.firstSeen, other.firstSeen);
+    this.lastSeen = Math.max(this.lastSeen, other.lastSeen);
+  }
+
+  /** Approximate retained items, for tests of the bounds. */
+  size(): { calls: number; lines: number; sims: number } {
+    let sims = 0;
+    for (const ch of this.channels.values()) sims += ch.imsis.size;
+    return { calls: this.ring.length, lines: this.registrations.size, sims };
+  }
+
+  /** Evaluate (reads the state, never changes it). `open` = snapshots of calls still in progress. */
+  profile(cfg: BehaviourConfig, open: Array<{ call: CallRecord; role: 'uac' | 'uas' }> = []): BehaviourProfile {
+    return evaluate(this.view(open), cfg);
+  }
+
+  /** A read-only view of the state plus the open calls, for evaluate(). */
+  private view(open: Array<{ call: CallRecord; role: 'uac' | 'uas' }>): View {
+    // An open call runs until now; the snapshot's endTs is only its last SIP message. "Now" is the
+    // latest capture time this device or any of its open calls has shown.
+    let now = this.lastSeen;
+    for (const o of open) now = Math.max(now, o.call.endTs);
+    const openKept = open.map((o): KeptCall => {
+      const k = { ...keep(o.call, o.role), open: true };
+      k.endTs = Math.max(k.endTs, now);
+      return k;
+    });
+    let firstInviteTs = this.firstInviteTs;
+    let lastEndTs = this.lastEndTs;
+    let firstSeen = this.firstSeen;
+    let lastSeen = this.lastSeen;
+    for (const k of openKept) {
+      firstInviteTs = Math.min(firstInviteTs, k.inviteTs);
+      lastEndTs = Math.max(lastEndTs, k.endTs);
+      firstSeen = Math.min(firstSeen, k.inviteTs);
+      lastSeen = Math.max(lastSeen, k.endTs);
+    }
+    const codecs: Record<string, number> = Object.fromEntries([...this.codecs].sort((a, b) => b[1] - a[1]));
+    let codecCalls = this.codecCalls;
+    let lowCodecCalls = this.lowCodecCalls;
+    const extraCallees: string[] = [];
+    for (const k of openKept) {
+      if (k.codec) {
+        codecs[k.codec] = (codecs[k.codec] ?? 0) + 1;
+        codecCalls++;
+        if (LOW_BITRATE.test(k.codec)) lowCodecCalls++;
+      }
+      if (k.callee !== undefined) extraCallees.push(k.callee);
+    }
+    return {
+      key: this.key,
+      calls: [...this.ring.toArray(), ...openKept],
+      attempts: this.attempts + openKept.length,
+      answered: this.answered + openKept.filter((k) => k.answerTs !== undefined).length,
+      decided: this.decided + openKept.filter((k) => k.answerTs !== undefined).length,
+      originated: this.originated + openKept.filter((k) => k.role === 'uac').length,
+      terminated: this.terminated + openKept.filter((k) => k.role === 'uas').length,
+      answeredDone: this.answeredDone,
+      answeredDoneMs: this.answeredDoneMs,
+      censored: [
+        ...this.censored.toArray(),
+        ...openKept.filter((k) => k.answerTs !== undefined).map((k) => Math.max(0, k.endTs - k.answerTs!)),
+      ],
+      censoredTotal: this.censoredTotal + openKept.filter((k) => k.answerTs !== undefined).length,
+      codecs, codecCalls, lowCodecCalls,
+      callees: this.callees, extraCallees, calleeOverflow: this.calleeOverflow,
+      firstInviteTs, lastEndTs,
+      registrations: [...this.registrations.values()],
+      registrationsDropped: this.registrationsDropped,
+      rtp: {
+        streams: this.rtpStreams, expected: this.rtpExpected, lost: this.rtpLost, jitter: this.jitter.toArray(),
+        ptimes: this.ptimes, codecStreams: this.streamCodecs, lowCodecStreams: this.lowCodecStreams,
+      },
+      channels: this.channels,
+      smsSeen: this.smsSeen,
+      firstSeen, lastSeen,
+    };
+  }
+}
+
+function keep(c: CallRecord, role: 'uac' | 'uas'): KeptCall {
+  const callee = c.callee !== undefined ? normaliseNumber(c.callee) : undefined;
+  const caller = c.caller !== undefined ? normaliseNumber(c.caller) : undefined;
+  return {
+    callId: c.callId, role, inviteTs: c.inviteTs, ringingTs: c.ringingTs, answerTs: c.answerTs, endTs: Math.max(c.endTs, c.inviteTs),
+    outcome: c.outcome, durationMs: c.durationMs, caller: caller || undefined, callee: callee || undefined,
+    requestUser: c.requestUser, requestHostPort: hostPort(c.requestHostPort), uacPort: c.uac.port, uasPort: c.uas.port,
+    codec: codecName(c.codec ?? c.offeredCodecs?.[0]), ref: { file: c.ref.file, frames: c.ref.frames.slice(0, 8) },
+  };
+}
+
+interface View {
+  key: string;
+  calls: KeptCall[];
+  attempts: number;
+  answered: number;
+  decided: number;
+  originated: number;
+  terminated: number;
+  answeredDone: number;
+  answeredDoneMs: number;
+  censored: number[];
+  censoredTotal: number;
+  codecs: Record<string, number>;
+  codecCalls: number;
+  lowCodecCalls: number;
+  callees: ReadonlyMap<string, number>;
+  extraCallees: string[];
+  calleeOverflow: number;
+  firstInviteTs: number;
+  lastEndTs: number;
+  registrations: Registration[];
+  registrationsDropped: number;
+  rtp: {
+    streams: number; expected: number; lost: number; jitter: number[]; ptimes: ReadonlyMap<number, number>;
+    codecStreams: number; lowCodecStreams: number;
+  };
+  channels: ReadonlyMap<string, Channel>;
+  smsSeen: number;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+// ───────────────────────────── evaluation ─────────────────────────────
+
+/** A call with its interval and line, as the features see it. */
+interface Seen {
+  k: KeptCall;
+  start: number;
+  end: number;
+  /** Registered AOR the call was matched to. */
+  line?: string;
+  /** The line, or for unmatched calls the device's SIP port (one port per GSM channel on many gateways). */
+  lineOrPort?: string;
+}
+
+/** Where a call's interval ends: unanswered records closed by a timeout are cut to a plausible ringing time. */
+function intervalEnd(k: KeptCall): number {
+  if (k.outcome === 'unfinished' && k.answerTs === undefined && !k.open) {
+    return Math.max(k.inviteTs, Math.min(k.endTs, (k.ringingTs ?? k.inviteTs) + M.maxRingMs));
+  }
+  return Math.max(k.inviteTs, k.endTs);
+}
+
+class LineIndex {
+  private byContact = new Map<string, string[]>();
+  private byHostPort = new Map<string, string[]>();
+  private byUser = new Map<string, string[]>();
+  private byPort = new Map<number, string[]>();
+  constructor(regs: Registration[]) {
+    const add = <K>(m: Map<K, string[]>, k: K | undefined, aor: string): void => {
+      if (k === undefined || k === '') return;
+      const l = m.get(k);
+      if (!l) m.set(k, [aor]);
+      else if (!l.includes(aor)) l.push(aor);
+    };
+    for (const r of regs) {
+      if (r.contactHostPort) {
+        add(this.byHostPort, r.contactHostPort, r.aor);
+        if (r.contactUser) add(this.byContact, `${r.contactUser}@${r.contactHostPort}`, r.aor);
+      }
+      for (const u of [r.user, r.contactUser]) if (u) add(this.byUser, normaliseNumber(u), r.aor);
+      for (const p of r.ports) add(this.byPort, p, r.aor);
+    }
+  }
+  private static one(l: string[] | undefined): string | undefined {
+    return l && l.length === 1 ? l[0] : undefined;
+  }
+  /**
+   * The registered line a call used. Terminated (the device received the INVITE): the Contact whose
+   * user@host:port, else host:port alone, matches the Request-URI; else an AOR/Contact user equal
+   * to the Request-URI user; else the REGISTER source port equal to the UAS port. Originated: the
+   * AOR user equal to the caller, else the REGISTER source port equal to the UAC port. Ambiguous
+   * candidates match nothing.
+   */
+  match(k: KeptCall): string | undefined {
+    if (k.role === 'uas') {
+      if (k.requestHostPort && k.requestUser) {
+        const l = LineIndex.one(this.byContact.get(`${k.requestUser}@${k.requestHostPort}`));
+        if (l) return l;
+      }
+      const byHp = k.requestHostPort ? LineIndex.one(this.byHostPort.get(k.requestHostPort)) : undefined;
+      if (byHp) return byHp;
+      const byUser = k.requestUser ? LineIndex.one(this.byUser.get(normaliseNumber(k.requestUser))) : undefined;
+      if (byUser) return byUser;
+      return k.uasPort !== undefined ? LineIndex.one(this.byPort.get(k.uasPort)) : undefined;
+    }
+    const byUser = k.caller ? LineIndex.one(this.byUser.get(k.caller)) : undefined;
+    if (byUser) return byUser;
+    return k.uacPort !== undefined ? LineIndex.one(this.byPort.get(k.uacPort)) : undefined;
+  }
+}
+
+/**
+ * The registered line (AOR) each call used, as profile() matches them: for tests and for showing
+ * lines next to calls. Registrations are given as addRegistration() would receive them.
+ */
+export function matchLines(
+  regs: Array<{ aor: string; contact?: string; port?: number }>,
+  calls: Array<{ call: CallRecord; role: 'uac' | 'uas' }>,
+): Array<string | undefined> {
+  const index = new LineIndex(regs.map((r) => {
+    const c = parseContact(r.contact);
+    const aor = r.aor.trim().replace(/^<|>$/g, '');
+    return {
+      aor, user: aorUser(aor), contactUser: c.user, contactHostPort: c.hostPort, ports: r.port === undefined ? [] : [r.port],
+      firstTs: 0, lastTs: 0, count: 1, ref: { file: 0, frames: [] },
+    };
+  }));
+  return calls.map((c) => index.match(keep(c.call, c.role)));
+}
+
+/** Time-weighted concurrency over the busy time (time with ≥ 1 call), and the moment of the maximum. */
+function concurrency(calls: Seen[]): { max: number; p95: number; atMax: Seen[] } {
+  const ev: Array<[number, number, number]> = [];
+  calls.forEach((c, i) => {
+    ev.push([c.start, 1, i]);
+    ev.push([c.end, -1, i]);
+  });
+  // Ends before starts at the same instant: back-to-back calls on a channel are not concurrent.
+  ev.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const time = new Map<number, number>();
+  const active = new Set<number>();
+  let level = 0;
+  let max = 0;
+  let atMax: number[] = [];
+  let last = ev.length ? ev[0]![0] : 0;
+  for (const [t, d, i] of ev) {
+    if (level > 0 && t > last) time.set(level, (time.get(level) ?? 0) + (t - last));
+    last = t;
+    level += d;
+    if (d > 0) active.add(i);
+    else active.delete(i);
+    if (level > max) {
+      max = level;
+      atMax = [...active];
+    }
+  }
+  const busy = [...time.values()].reduce((a, b) => a + b, 0);
+  let p95 = max;
+  if (busy > 0) {
+    let acc = 0;
+    for (const l of [...time.keys()].sort((a, b) => a - b)) {
+      acc += time.get(l)!;
+      if (acc >= 0.95 * busy) {
+        p95 = l;
+        break;
+      }
+    }
+  }
+  return { max, p95, atMax: atMax.map((i) => calls[i]!) };
+}
+
+function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function cv(xs: number[]): number {
+  const m = mean(xs);
+  const sd = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / xs.length);
+  return m > 0 ? sd / m : Infinity;
+}
+
+interface Measured {
+  value: number | null;
+  explain: string;
+  /** Calls that show the feature, most telling first. */
+  calls?: Seen[];
+  refs?: EvidenceRef[];
+}
+
+function evaluate(v: View, cfg: BehaviourConfig): BehaviourProfile {
+  const index = new LineIndex(v.registrations);
+  const seen: Seen[] = v.calls.map((k) => {
+    const line = index.match(k);
+    const port = k.role === 'uas' ? (k.requestHostPort?.split(':').pop() ?? k.uasPort) : k.uacPort;
+    return { k, start: k.inviteTs, end: intervalEnd(k), line, lineOrPort: line ?? (port !== undefined ? `port:${port}` : undefined) };
+  });
+  seen.sort((a, b) => a.start - b.start);
+  const conc = concurrency(seen);
+  const callsOk = v.attempts >= cfg.minCalls;
+  const notEnough: Measured = { value: null, explain: `only ${v.attempts} call attempt(s); call behaviour is measured from ${cfg.minCalls}` };
+  const callFeature = (f: () => Measured): Measured => (callsOk ? f() : notEnough);
+  const linesWithCalls = new Set(seen.map((s) => s.line).filter((l): l is string => l !== undefined));
+
+  const measured: Record<FeatureName, Measured> = {
+    lines: callFeature(() => measureLines(v)),
+    concurrency: callFeature(() => ({
+      value: conc.p95,
+      explain: `up to ${conc.max} calls at once; ${conc.p95} or more during 5 % of the busy time (p95)`,
+      calls: conc.atMax,
+    })),
+    lineSaturation: callFeature(() => measureSaturation(seen, conc)),
+    attemptRate: callFeature(() => measureAttemptRate(v, linesWithCalls.size, conc.max)),
+    answerRatio: callFeature(() => measureAnswerRatio(v, seen)),
+    callDuration: callFeature(() => measureDuration(v, seen, cfg.features.callDuration.threshold)),
+    mobileShare: callFeature(() => measureMobileShare(v, seen, cfg)),
+    lowBitrateCodec: callFeature(() => measureCodecs(v, seen)),
+    oneWay: callFeature(() => measureOneWay(v)),
+    fixedDurations: callFeature(() => measureFixedDurations(seen)),
+    fixedIntervals: callFeature(() => measureFixedIntervals(seen)),
+    ownNumbers: callFeature(() => measureOwnNumbers(v, seen)),
+    simRotation: measureSimRotation(v),
+    verificationSms: measureVerificationSms(v),
+  };
+
+  const features: FeatureResult[] = featureNames.map((name) => {
+    const m = measured[name];
+    const s = cfg.features[name];
+    const op = featureOps[name];
+    const value = m.value === null || !Number.isFinite(m.value) ? null : round3(m.value);
+    const fired = s.enabled && value !== null && (op === '>=' ? value >= s.threshold : value <= s.threshold);
+    const refs = m.refs ?? (m.calls ?? []).map((c) => c.k.ref);
+    return {
+      name, value, threshold: s.threshold, op, fired, weight: s.weight,
+      explain: s.enabled ? m.explain : `${m.explain} (feature disabled)`,
+      refs: refs.slice(0, 8),
+    };
+  });
+
+  const hasSimFacts = [...v.channels.values()].some((ch) => ch.imsis.size > 0) || v.smsSeen > 0;
+  const eligible = callsOk || hasSimFacts;
+  const { score, simFarm } = eligible ? combine(features, cfg) : { score: 0, simFarm: false };
+
+  // Calls that best illustrate the fired features: robotic ones first, then the rest in feature order.
+  const order: FeatureName[] = ['ownNumbers', 'fixedDurations', 'fixedIntervals', ...featureNames.filter((n) => !['ownNumbers', 'fixedDurations', 'fixedIntervals'].includes(n))];
+  const picked = new Map<KeptCall, Seen>();
+  for (const name of order) {
+    if (!features.find((f) => f.name === name)!.fired) continue;
+    for (const c of (measured[name].calls ?? []).slice(0, 4)) if (picked.size < 10) picked.set(c.k, c);
+  }
+  const calls: CallSummary[] = [...picked.values()].map((c) => ({
+    callId: c.k.callId, role: c.k.role, line: c.line ?? 'unmatched', caller: c.k.caller, callee: c.k.callee,
+    inviteTs: c.k.inviteTs, outcome: c.k.outcome, durationMs: c.k.durationMs, codec: c.k.codec, ref: c.k.ref,
+  }));
+
+  const counters = buildCounters(v, conc);
+  const firstSeen = Number.isFinite(v.firstSeen) ? v.firstSeen : 0;
+  const lastSeen = Number.isFinite(v.lastSeen) ? v.lastSeen : 0;
+  return {
+    device: v.key,
+    eligible,
+    ...(eligible ? {} : { reason: `only ${v.attempts} call attempt(s) (needs ${cfg.minCalls}) and no SIM or SMS facts` }),
+    score, simFarm, features, counters, calls, firstSeen, lastSeen,
+  };
+}
+
+function buildCounters(v: View, conc: { max: number; p95: number }): BehaviourCounters {
+  const imsis = new Set<string>();
+  let codes = 0;
+  for (const ch of v.channels.values()) {
+    for (const i of ch.imsis.keys()) imsis.add(i);
+    codes += ch.codes;
+  }
+  const jit = [...v.rtp.jitter].sort((a, b) => a - b);
+  let ptime: number | undefined;
+  let best = 0;
+  for (const [p, n] of v.rtp.ptimes) if (n > best || (n === best && ptime !== undefined && p < ptime)) [ptime, best] = [p, n];
+  return {
+    attempts: v.attempts,
+    answered: v.answered,
+    originated: v.originated,
+    terminated: v.terminated,
+    registeredLines: v.registrations.length,
+    concurrentMax: conc.max,
+    concurrentP95: conc.p95,
+    spanS: Number.isFinite(v.firstInviteTs) && v.lastEndTs >= v.firstInviteTs ? Math.round((v.lastEndTs - v.firstInviteTs) / 1000) : 0,
+    codecs: v.codecs,
+    rtpStreams: v.rtp.streams,
+    ...(v.rtp.expected > 0 ? { rtpLossPct: round3((100 * v.rtp.lost) / v.rtp.expected) } : {}),
+    ...(jit.length ? { rtpJitterMsP50: round3(jit[Math.floor((jit.length - 1) / 2)]!) } : {}),
+    ...(ptime !== undefined ? { ptimeMs: ptime } : {}),
+    sims: imsis.size,
+    verificationSms: codes,
+  };
+}
+
+function measureLines(v: View): Measured {
+  const n = v.registrations.length;
+  const sample = v.registrations.slice(0, 3).map((r) => r.aor).join(', ');
+  const dropped = v.registrationsDropped;
+  return {
+    value: n,
+    explain: n === 0
+      ? 'no REGISTER seen from this device'
+      : `${n}${dropped ? '+' : ''} lines registered (${sample}${n > 3 ? ', …' : ''})`,
+    refs: v.registrations.map((r) => r.ref),
+  };
+}
+
+function byKey<T>(items: T[], key: (x: T) => string | undefined): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of items) {
+    const k = key(x);
+    if (k === undefined) continue;
+    const l = m.get(k);
+    if (l) l.push(x);
+    else m.set(k, [x]);
+  }
+  return m;
+}
+
+function measureSaturation(seen: Seen[], conc: { max: number; atMax: Seen[] }): Measured {
+  if (conc.max < M.saturationMinConcurrent) {
+    return { value: null, explain: `at most ${conc.max} call(s) at once; line overlap is measured from ${M.saturationMinConcurrent}` };
+  }
+  const multi = [...byKey(seen, (s) => s.lineOrPort)].filter(([, calls]) => calls.length >= 2);
+  if (multi.length < M.saturationMinLines) {
+    return { value: null, explain: `only ${multi.length} line(s) carried two or more calls; measured from ${M.saturationMinLines}` };
+  }
+  const single = new Set<string>();
+  for (const [line, calls] of multi) {
+    // `seen` is sorted by start, so each line's calls are too.
+    let maxEnd = -Infinity;
+    let overlapped = false;
+    for (const c of calls) {
+      if (c.start < maxEnd - M.overlapToleranceMs) {
+        overlapped = true;
+        break;
+      }
+      maxEnd = Math.max(maxEnd, c.end);
+    }
+    if (!overlapped) single.add(line);
+  }
+  const byPort = multi.filter(([l]) => l.startsWith('port:')).length;
+  return {
+    value: single.size / multi.length,
+    explain: `${single.size} of ${multi.length} lines never carried two calls at once while up to ${conc.max} calls ran`
+      + (byPort ? ` (${byPort} line(s) told apart by SIP port, without a REGISTER)` : ''),
+    calls: conc.atMax.filter((c) => c.lineOrPort !== undefined && single.has(c.lineOrPort)),
+  };
+}
+
+function spanText(ms: number): string {
+  return ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
+}
+
+function measureAttemptRate(v: View, linesWithCalls: number, concMax: number): Measured {
+  // A registered line carrying ten calls at once (a PBX trunk) is ten channels, so divide by the
+  // larger of the lines that carried calls and the most calls seen at once.
+  const channels = Math.max(linesWithCalls, concMax, 1);
+  const span = Math.max(0, v.lastEndTs - v.firstInviteTs);
+  const used = Math.max(span, M.minSpanMs);
+  const rate = v.attempts / channels / (used / 3_600_000);
+  return {
+    value: rate,
+    explain: `${v.attempts} attempts on ${channels} channel(s) over ${spanText(span)}: ${Math.round(rate)} per channel-hour`
+      + (span < M.minSpanMs ? ` (the span is counted as ${M.minSpanMs / 60_000} min so a short capture does not extrapolate)` : ''),
+  };
+}
+
+function measureAnswerRatio(v: View, seen: Seen[]): Measured {
+  if (v.decided < M.minDecided) return { value: null, explain: `only ${v.decided} attempt(s) with a known outcome; measured from ${M.minDecided}` };
+  const failed = seen.filter((s) => s.k.answerTs === undefined && s.k.outcome !== 'unfinished').reverse();
+  return {
+    value: v.answered / v.decided,
+    explain: `${v.answered} of ${v.decided} attempts with a known outcome were answered (${pct(v.answered / v.decided)})`,
+    calls: failed,
+  };
+}
+
+function measureDuration(v: View, seen: Seen[], thresholdS: number): Measured {
+  if (v.answeredDone < M.minAnsweredForDuration) {
+    return { value: null, explain: `only ${v.answeredDone} answered call(s) ended with a BYE; measured from ${M.minAnsweredForDuration}` };
+  }
+  // Calls still running (or whose BYE was lost) are censored: their length is only a lower bound.
+  // Counting each as at least the threshold can only keep the feature from firing, never make it fire.
+  const floorMs = thresholdS * 1000;
+  const kept = v.censored.reduce((a, l) => a + Math.max(l, floorMs), 0);
+  const beyond = Math.max(0, v.censoredTotal - v.censored.length) * floorMs;
+  const meanMs = (v.answeredDoneMs + kept + beyond) / (v.answeredDone + v.censoredTotal);
+  const short = seen.filter((s) => s.k.outcome === 'answered' && s.k.durationMs !== undefined && s.k.durationMs <= floorMs).reverse();
+  return {
+    value: meanMs / 1000,
+    explain: `mean answered call ${secs(meanMs)} over ${v.answeredDone} call(s) that ended`
+      + (v.censoredTotal ? `; ${v.censoredTotal} answered call(s) still running or without BYE counted as at least ${thresholdS} s` : ''),
+    calls: short,
+  };
+}
+
+function measureMobileShare(v: View, seen: Seen[], cfg: BehaviourConfig): Measured {
+  const hit = new Map<string, string | undefined>();
+  const rangeOf = (n: string): string | undefined => {
+    if (!hit.has(n)) hit.set(n, matchRange(n, cfg.mobileRanges)?.name);
+    return hit.get(n);
+  };
+  let numbered = 0;
+  let mobile = 0;
+  const byRange = new Map<string, number>();
+  const tally = (n: string, count: number): void => {
+    numbered += count;
+    const r = rangeOf(n);
+    if (r === undefined) return;
+    mobile += count;
+    byRange.set(r, (byRange.get(r) ?? 0) + count);
+  };
+  for (const [n, c] of v.callees) tally(n, c);
+  for (const n of v.extraCallees) tally(n, 1);
+  if (numbered < M.minNumbered) return { value: null, explain: `only ${numbered} call(s) with a dialled number; measured from ${M.minNumbered}` };
+  const top = [...byRange].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([r, c]) => `${r} ${c}`).join(', ');
+  return {
+    value: mobile / numbered,
+    explain: `${mobile} of ${numbered} calls with a dialled number went to the mobile ranges (${pct(mobile / numbered)}${top ? `; ${top}` : ''})`
+      + (v.calleeOverflow ? `; ${v.calleeOverflow} call(s) to numbers beyond the first ${bounds.callees} distinct not counted` : ''),
+    calls: seen.filter((s) => s.k.callee !== undefined && rangeOf(s.k.callee) !== undefined).reverse(),
+  };
+}
+
+function measureCodecs(v: View, seen: Seen[]): Measured {
+  const low = seen.filter((s) => s.k.codec !== undefined && LOW_BITRATE.test(s.k.codec)).reverse();
+  if (v.codecCalls >= M.minCodecSamples) {
+    const top = Object.entries(v.codecs).slice(0, 3).map(([c, n]) => `${c} ${n}`).join(', ');
+    return {
+      value: v.lowCodecCalls / v.codecCalls,
+      explain: `${v.lowCodecCalls} of ${v.codecCalls} calls used G.729/G.723/GSM/AMR/iLBC (${top})`,
+      calls: low,
+    };
+  }
+  if (v.rtp.codecStreams >= M.minCodecSamples) {
+    return {
+      value: v.rtp.lowCodecStreams / v.rtp.codecStreams,
+      explain: `${v.rtp.lowCodecStreams} of ${v.rtp.codecStreams} RTP streams carried G.729/G.723/GSM/AMR/iLBC (no codec in the SIP of ${v.attempts - v.codecCalls} calls)`,
+    };
+  }
+  return { value: null, explain: `the codec is known for ${v.codecCalls} call(s) and ${v.rtp.codecStreams} RTP stream(s); measured from ${M.minCodecSamples}` };
+}
+
+function measureOneWay(v: View): Measured {
+  const out = v.originated >= v.terminated;
+  const major = out ? v.originated : v.terminated;
+  return {
+    value: major / v.attempts,
+    explain: out
+      ? `${v.originated} of ${v.attempts} calls were originated by the device (it sent the INVITE), ${v.terminated} terminated on it`
+      : `${v.terminated} of ${v.attempts} calls were terminated on the device (it received the INVITE), ${v.originated} originated by it`,
+  };
+}
+
+/** Index of the first element ≥ x in an ascending array. */
+function lowerBound(xs: number[], x: number): number {
+  let lo = 0;
+  let hi = xs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (xs[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The smallest k with P(X ≥ k) ≤ p for X ~ Poisson(mean) (normal approximation for large means). */
+export function poissonCeiling(mean: number, p: number): number {
+  if (mean <= 0) return 1;
+  if (mean > 200) return Math.ceil(mean + 5 * Math.sqrt(mean));
+  let pmf = Math.exp(-mean);
+  let tail = 1 - pmf; // P(X ≥ 1)
+  let k = 1;
+  while (tail > p) {
+    pmf *= mean / k;
+    tail -= pmf;
+    k++;
+  }
+  return k;
+}
+
+function measureFixedDurations(seen: Seen[]): Measured {
+  const answered = seen
+    .filter((s) => !s.k.open && s.k.outcome === 'answered' && s.k.durationMs !== undefined && s.k.durationMs >= M.minScriptedDurationMs)
+    .sort((a, b) => a.k.durationMs! - b.k.durationMs!);
+  if (answered.length < M.minAnsweredForClusters) {
+    return { value: null, explain: `only ${answered.length} answered call(s) of ${M.minScriptedDurationMs / 1000} s or more; measured from ${M.minAnsweredForClusters}` };
+  }
+  const d = answered.map((s) => s.k.durationMs!);
+  const upper = (x: number): number => lowerBound(d, x + 1); // first index > x (integer ms)
+  let best = { excess: -Infinity, i: 0, j: 0, b: 0, q: 0 };
+  for (let i = 0; i < d.length; i++) {
+    if (i > 0 && d[i] === d[i - 1]) continue;
+    const lo = d[i]!;
+    const hi = lo + M.durationWindowMs;
+    const j = upper(hi);
+    const w = j - i;
+    const left = i - lowerBound(d, lo - M.durationBackgroundMs);
+    const right = upper(hi + M.durationBackgroundMs) - j;
+    // The denser side predicts the window: a step in the distribution (talk times that start at
+    // 60 s) is not a spike, a spike stands above both sides.
+    const b = (Math.max(left, right) * M.durationWindowMs) / M.durationBackgroundMs;
+    // Calls beyond what chance gives once in a million windows at that density: every distinct
+    // duration starts a window, so the largest of many fluctuations must stay below.
+    const q = poissonCeiling(b, M.durationChance);
+    const excess = w - q;
+    if (excess > best.excess) best = { excess, i, j, b, q };
+  }
+  const cluster = answered.slice(best.i, best.j);
+  const lo = d[best.i]!;
+  return {
+    value: Math.max(0, best.excess),
+    explain: `${cluster.length} answered calls lasted ${(lo / 1000).toFixed(1)}-${((lo + M.durationWindowMs) / 1000).toFixed(1)} s; `
+      + `the neighbouring durations predict ${best.b.toFixed(1)} and chance at most ${best.q}`,
+    calls: cluster.sort((a, b) => b.start - a.start),
+  };
+}
+
+function measureFixedIntervals(seen: Seen[]): Measured {
+  const groups = new Map<string, Seen[]>();
+  for (const [k, l] of byKey(seen, (s) => s.lineOrPort)) groups.set(`on line ${k}`, l);
+  for (const [k, l] of byKey(seen, (s) => s.k.callee)) groups.set(`to ${k}`, l);
+  let best: { cv: number; meanMs: number; label: string; calls: Seen[] } | undefined;
+  for (const [label, calls] of groups) {
+    if (calls.length < M.minRepetitions + 1) continue;
+    const gaps: number[] = [];
+    for (let i = 1; i < calls.length; i++) gaps.push(calls[i]!.start - calls[i - 1]!.start);
+    const m = mean(gaps);
+    if (m < M.minIntervalMs) continue;
+    const c = cv(gaps);
+    if (!best || c < best.cv) best = { cv: c, meanMs: m, label, calls };
+  }
+  if (!best) {
+    return { value: null, explain: `no line or number with ${M.minRepetitions + 1} or more calls at least ${M.minIntervalMs / 1000} s apart` };
+  }
+  return {
+    value: best.cv,
+    explain: `${best.calls.length} calls ${best.label} about every ${secs(best.meanMs)} (coefficient of variation ${best.cv.toFixed(2)})`,
+    calls: [...best.calls].reverse(),
+  };
+}
+
+function measureOwnNumbers(v: View, seen: Seen[]): Measured {
+  // Numbers of this device, each with the line(s) it belongs to: phone-number AOR users, and the
+  // callers of calls the device originated (the SIM a GSM call came in on presents its number).
+  const own = new Map<string, Set<string>>();
+  const add = (n: string, line: string): void => {
+    const s = own.get(n);
+    if (s) s.add(line);
+    else own.set(n, new Set([line]));
+  };
+  for (const r of v.registrations) if (r.user && isPhoneNumber(r.user)) add(normaliseNumber(r.user), r.aor);
+  for (const s of seen) if (s.k.role === 'uac' && s.k.caller && isPhoneNumber(s.k.caller) && s.lineOrPort) add(s.k.caller, s.lineOrPort);
+  const term = seen.filter((s) => s.k.role === 'uas');
+  const orig = seen.filter((s) => s.k.role === 'uac');
+  if (own.size === 0 && (term.length === 0 || orig.length === 0)) {
+    return { value: null, explain: 'no own numbers known (no phone-number lines, no originated calls) and no calls in both directions' };
+  }
+  // A call to an own number counts only from another line: a line being called on its own number is ordinary.
+  const dialled = new Map<string, Seen[]>();
+  for (const s of seen) {
+    const lines = s.k.callee !== undefined ? own.get(s.k.callee) : undefined;
+    if (!lines || !s.lineOrPort || lines.has(s.lineOrPort)) continue;
+    const l = dialled.get(s.k.callee!);
+    if (l) l.push(s);
+    else dialled.set(s.k.callee!, [s]);
+  }
+  // Hairpins: out on one line (the device terminated the INVITE and dialled), back in on another
+  // (it originated an INVITE for the GSM call that arrived), answered and ended together.
+  const answeredOut = term.filter((s) => !s.k.open && s.k.answerTs !== undefined);
+  const answeredIn = orig.filter((s) => !s.k.open && s.k.answerTs !== undefined);
+  const inStarts = answeredIn.map((s) => s.start);
+  const used = new Set<Seen>();
+  const pairs: Array<[Seen, Seen]> = [];
+  for (const t of answeredOut) {
+    for (let i = lowerBound(inStarts, t.start); i < answeredIn.length && inStarts[i]! <= t.start + M.hairpinStartMs; i++) {
+      const u = answeredIn[i]!;
+      if (used.has(u) || (t.lineOrPort !== undefined && t.lineOrPort === u.lineOrPort)) continue;
+      if (Math.abs(u.k.answerTs! - t.k.answerTs!) <= M.hairpinAlignMs && Math.abs(u.end - t.end) <= M.hairpinAlignMs) {
+        used.add(u);
+        pairs.push([t, u]);
+        break;
+      }
+    }
+  }
+  // Chance alignments happen on a busy two-way trunk; a farm's loops are a real share of the calls
+  // coming back in (a bypass gateway originates little else).
+  const share = pairs.length / Math.max(1, Math.min(answeredOut.length, answeredIn.length));
+  const loops = share >= M.hairpinMinShare ? pairs : [];
+  const extraPairs = loops.filter(([t]) => t.k.callee === undefined || !dialled.has(t.k.callee));
+  const numbers = [...dialled.keys()];
+  const parts: string[] = [];
+  parts.push(numbers.length
+    ? `${numbers.length} own number(s) called from another of its lines (${numbers.slice(0, 3).join(', ')}${numbers.length > 3 ? ', …' : ''})`
+    : 'no own number called from another of its lines');
+  parts.push(`${pairs.length} hairpin(s): a call out on one line came back in on another within ${M.hairpinStartMs / 1000} s and ended with it`
+    + (pairs.length && !loops.length ? ` (only ${pct(share)} of the answered calls in that direction: chance, not counted)` : ''));
+  return {
+    value: numbers.length + extraPairs.length,
+    explain: `${parts.join('; ')} (${own.size} own number(s) known)`,
+    calls: [...[...dialled.values()].map((l) => l[l.length - 1]!), ...loops.flat()],
+  };
+}
+
+function measureSimRotation(v: View): Measured {
+  let best: { name: string; ch: Channel } | undefined;
+  let rotating = 0;
+  for (const [name, ch] of v.channels) {
+    if (ch.imsis.size > 1) rotating++;
+    if (ch.imsis.size > 0 && (!best || ch.imsis.size > best.ch.imsis.size)) best = { name, ch };
+  }
+  if (!best) return { value: null, explain: 'no SIM facts (IMSI per channel) seen' };
+  const imsis = [...best.ch.imsis].sort((a, b) => a[1].firstTs - b[1].firstTs);
+  const n = imsis.length;
+  return {
+    value: n,
+    explain: `channel ${best.name} showed ${n}${best.ch.imsiOverflow ? '+' : ''} IMSI(s) (${imsis.slice(0, 3).map(([i]) => i).join(', ')}${n > 3 ? ', …' : ''}); `
+      + `${rotating} channel(s) showed more than one`,
+    refs: imsis.map(([, x]) => x.ref),
+  };
+}
+
+function measureVerificationSms(v: View): Measured {
+  if (v.smsSeen === 0) return { value: null, explain: 'no SMS seen' };
+  const withCodes = [...v.channels.values()].filter((ch) => ch.codes > 0);
+  const codes = withCodes.reduce((a, ch) => a + ch.codes, 0);
+  const platforms = new Map<string, number>();
+  for (const ch of withCodes) for (const [p, n] of ch.platforms) platforms.set(p, (platforms.get(p) ?? 0) + n);
+  const top = [...platforms].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([p, n]) => `${p} ${n}`).join(', ');
+  return {
+    value: withCodes.length,
+    explain: `verification codes on ${withCodes.length} SIM channel(s): ${codes} of ${v.smsSeen} SMS${top ? ` (${top})` : ''}`,
+    refs: withCodes.flatMap((ch) => ch.codeRefs),
+  };
+}
