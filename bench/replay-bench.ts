@@ -102,7 +102,7 @@ interface MeasureResult {
 }
 
 interface Subject {
-  id: 'goipwatch' | 'tshark' | 'pcapRead' | 'pcapDecode' | 'goipwatchStartup' | 'tsharkStartup';
+  id: 'goipwatch' | 'goipwatchNoBehaviour' | 'tshark' | 'pcapRead' | 'pcapDecode' | 'goipwatchStartup' | 'tsharkStartup';
   /** Startup rows run the tool on a one-packet file: their packets/s mean nothing, their wall time is the fixed cost. */
   startup?: boolean;
   label: string;
@@ -408,6 +408,10 @@ async function main(): Promise<number> {
       id: 'goipwatch', label: 'goipwatch replay --json (libpcap + full analysis)',
       cmd: [process.execPath, CLI, 'replay', '--json', cap.path], runs: o.runs ?? 5, verify: () => undefined, samples: [],
     },
+    {
+      id: 'goipwatchNoBehaviour', label: 'goipwatch replay --json --no-behaviour',
+      cmd: [process.execPath, CLI, 'replay', '--json', '--no-behaviour', cap.path], runs: o.runs ?? 5, verify: () => undefined, samples: [],
+    },
     ...(haveTshark ? [{
       id: 'tshark' as const, label: 'tshark -r FILE -Y sip',
       cmd: ['tshark', '-r', cap.path, '-Y', 'sip'], runs: o.runs ?? 3, verify: () => undefined, samples: [],
@@ -454,6 +458,9 @@ async function main(): Promise<number> {
     goipwatch: steady(gw, results.goipwatchStartup),
     tshark: steady(ts, results.tsharkStartup),
   };
+  const nb = results.goipwatchNoBehaviour!;
+  // Behaviour analysis (calls + per-stream RTP state) must cost at most 20 % of replay throughput (issue 5).
+  const behaviourCost = { ratio: gw.packetsPerSecond / nb.packetsPerSecond, target: 0.8, met: gw.packetsPerSecond / nb.packetsPerSecond >= 0.8 };
   const ratios = ts ? { packetsPerSecond: gw.packetsPerSecond / ts.packetsPerSecond, peakRss: gw.peakRssMB / ts.peakRssMB } : undefined;
   const targets = {
     packetsPerSecond: { target: TARGET_PPS, measured: gw.packetsPerSecond, met: gw.packetsPerSecond >= TARGET_PPS },
@@ -466,7 +473,7 @@ async function main(): Promise<number> {
     process.stdout.write(`${JSON.stringify({
       date: new Date().toISOString(), command: `node dist/bench/replay-bench.js ${argv.join(' ')}`.trim(), machine: m1,
       capture: { path: cap.path, reused: cap.reused, packets: man.packets, bytes: man.bytes, durationSeconds: man.durationSeconds, counts: man.counts, concurrentStreams: man.concurrentStreams },
-      check: check.summary, results, excludingStartup, ratios, targets, profile: hot,
+      check: check.summary, results, excludingStartup, ratios, behaviourCost, targets, profile: hot,
     }, null, 2)}\n`);
     return 0;
   }
@@ -499,6 +506,8 @@ async function main(): Promise<number> {
   if (ratios) {
     out.push(`goipwatch / tshark   packets/s ${ratios.packetsPerSecond.toFixed(2)}×   peak RSS ${ratios.peakRss.toFixed(2)}×`);
   }
+  out.push(`with / without behaviour analysis   packets/s ${behaviourCost.ratio.toFixed(2)}×   peak RSS ${(gw.peakRssMB / nb.peakRssMB).toFixed(2)}×  ` +
+    `(target ≥ 0.80×: ${behaviourCost.met ? 'met' : 'NOT met'})`);
   out.push(`target  ≥ ${fmtInt(TARGET_PPS)} packets/s (full analysis, one core): measured ${fmtInt(gw.packetsPerSecond)} → ${targets.packetsPerSecond.met ? 'met' : `NOT met (${(gw.packetsPerSecond / TARGET_PPS).toFixed(2)}× of target)`}`);
   out.push(`target  peak RSS < ${TARGET_RSS_MB} MB: measured ${fmt1(gw.peakRssMB)} MB → ${targets.peakRssMB.met ? 'met' : 'NOT met'}`);
   if (hot) {

@@ -100,7 +100,7 @@ export class Daemon {
     private readonly contract: ReportContract,
     private readonly opts: DaemonOptions,
   ) {
-    this.engine = new DetectionEngine(loadSignatures());
+    this.engine = new DetectionEngine(loadSignatures(), { behaviour: config.behaviour });
   }
 
   static async start(config: GoipwatchConfig, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -133,7 +133,7 @@ export class Daemon {
 
   private startCapture(): void {
     for (const [i, iface] of this.config.capture.interfaces.entries()) {
-      const pipeline = new CapturePipeline((o) => this.engine.observe(o));
+      const pipeline = new CapturePipeline((o) => this.engine.observe(o), undefined, this.engine.rtpSink);
       pipeline.beginFile(i);
       const live = new LiveCapture({ iface, filter: this.config.capture.filter, bufferBytes: this.config.capture.bufferSizeMb * 1024 * 1024, snaplen: this.config.capture.snaplen });
       live.start((f) => pipeline.frame(f));
@@ -211,7 +211,7 @@ export class Daemon {
    * and lab staff testing a probe's config). Source numbers from 100 keep it apart from interfaces.
    */
   async replayAsLive(path: string, source = 100): Promise<number> {
-    const pipeline = new CapturePipeline((o) => this.engine.observe(o));
+    const pipeline = new CapturePipeline((o) => this.engine.observe(o), undefined, this.engine.rtpSink);
     pipeline.beginFile(source);
     const r = await readCaptureFile(path, (f) => pipeline.frame(f));
     pipeline.endFile();

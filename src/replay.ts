@@ -3,8 +3,11 @@
  * every piece of evidence points back to (file SHA-256, frame numbers).
  *
  *   paths ─► expandInputs ─► for each file: readCaptureFile ─► CapturePipeline ─► DetectionEngine
- *                                                                                     │
+ *                                                    └─ RTP (behaviour on) ─► BehaviourEngine ◄┘  │
  *                                                                ReplayReport ◄── finish()
+ *
+ * Behaviour analysis (calls, RTP, SIM-farm score) is on by default; calls and streams may span
+ * consecutive files (a rotated capture), and whatever is still open at the end is closed as it stands.
  */
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -16,6 +19,8 @@ import type { DetectionResult } from './detect/model.js';
 import type { Malformed, Observation } from './protocols/types.js';
 import { ErrorCodes, GoipwatchError } from './errors.js';
 import { toolVersion } from './version.js';
+import type { BehaviourConfig } from './behaviour/types.js';
+import { defaultBehaviourConfig } from './behaviour/defaults.js';
 
 export interface InputFile extends FileReadResult {
   index: number;
@@ -45,6 +50,8 @@ export interface ReplayOptions {
   signatureFiles?: string[];
   /** Called per observation, e.g. to stream them or to feed another consumer. */
   onObservation?: (o: Observation, fileIndex: number) => void;
+  /** Behaviour settings; default defaultBehaviourConfig(); `false` turns behaviour analysis off. */
+  behaviour?: BehaviourConfig | false;
 }
 
 const CAPTURE_EXTENSIONS = /\.(pcap|pcapng|cap|dmp|trc|pcap\d+)$/i;
@@ -81,7 +88,8 @@ export async function replay(paths: string[], opts: ReplayOptions = {}): Promise
   const files = expandInputs(paths);
   if (files.length === 0) throw new GoipwatchError(ErrorCodes.Usage, `no capture files (.pcap, .pcapng, .cap) found in ${paths.join(', ')}`);
   const startedAt = new Date().toISOString();
-  const engine = new DetectionEngine(signatures);
+  const behaviour = opts.behaviour === false ? undefined : opts.behaviour ?? defaultBehaviourConfig();
+  const engine = new DetectionEngine(signatures, behaviour ? { behaviour } : {});
   const samples: MalformedSample[] = [];
   let fileIndex = 0;
   const pipeline = new CapturePipeline(
@@ -92,6 +100,7 @@ export async function replay(paths: string[], opts: ReplayOptions = {}): Promise
     (m: Malformed) => {
       if (samples.length < 100) samples.push({ protocol: m.protocol, reason: m.reason, file: m.ref.file, frames: m.ref.frames.slice(0, 8) });
     },
+    engine.rtpSink,
   );
   const inputs: InputFile[] = [];
   for (const [i, path] of files.entries()) {
@@ -101,6 +110,7 @@ export async function replay(paths: string[], opts: ReplayOptions = {}): Promise
     pipeline.endFile();
     inputs.push({ ...result, index: i, name: basename(path) });
   }
+  engine.endOfInput();
   const detection = engine.finish();
   return {
     tool: { name: 'goipwatch', version: toolVersion(), libpcap: libpcapVersion() },

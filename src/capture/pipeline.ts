@@ -38,6 +38,14 @@ export const streamAnalyzers: StreamAnalyzerFactory[] = [
   sipStreamAnalyzer, smtpStreamAnalyzer, ejoinStreamAnalyzer, httpStreamAnalyzer, dinstarStreamAnalyzer, amiStreamAnalyzer, telnetStreamAnalyzer,
 ];
 
+/**
+ * Where RTP-looking UDP payloads go when behaviour analysis is on (src/behaviour/rtp.ts RtpTracker).
+ * Called on the hot path with raw offsets: the sink must not allocate per packet.
+ */
+export interface RtpPacketSink {
+  packet(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, sport: number, dport: number, ts: number, file: number, frame: number): void;
+}
+
 export interface PipelineStats {
   frames: number;
   bytes: number;
@@ -98,10 +106,15 @@ export class CapturePipeline {
   /** IPv4 source of the current frame, or -1 (IPv6, reassembled, none). */
   private curSrcV4 = -1;
 
+  /** Per-stream RTP statistics (behaviour analysis); without one, RTP is only counted. */
+  rtpSink: RtpPacketSink | undefined;
+
   constructor(
     private readonly onObservation: (o: Observation) => void,
     private readonly onMalformed: (m: Malformed) => void = () => {},
+    rtpSink?: RtpPacketSink,
   ) {
+    this.rtpSink = rtpSink;
     this.tcp = this.newTcpReassembler();
   }
 
@@ -326,8 +339,10 @@ export class CapturePipeline {
     else if (sport === 123 || dport === 123) kind = 'ntp';
     else if (first === 0x86 && plen >= 5 && b[pOff + 1] === 0x70 && b[pOff + 2] === 0x14 && b[pOff + 3] === 0x13) kind = 'ddns';
     else if ((first & 0xc0) === 0x80 && plen >= 12) {
-      // RTP/RTCP version 2 (RFC 3550 §5.1): the bulk of a gateway's traffic. Count and stop here.
+      // RTP/RTCP version 2 (RFC 3550 §5.1): the bulk of a gateway's traffic. Count (and hand to the
+      // stream tracker when behaviour analysis is on) and stop here.
       this.stats.rtpLike++;
+      if (this.rtpSink !== undefined) this.rtpSink.packet(b, pOff, pEnd, ipv, ab, srcOff, dstOff, sport, dport, this.curTs, this.fileIndex, frames ? frames[frames.length - 1]! : this.curFrame);
       return;
     } else if (first < 0x41 || first > 0x7a) return; // not an ASCII letter: none of our text protocols
     this.bindCurrentSource(frames);

@@ -6,6 +6,7 @@ import { storeReplay } from '../store/replay-store.js';
 import { componentLogger } from '../log.js';
 import { publishReplay } from '../report/publish-replay.js';
 import { ExitCodes } from '../errors.js';
+import { loadConfig } from '../config/load.js';
 
 export interface ReplayCliOptions {
   json?: boolean;
@@ -13,6 +14,9 @@ export interface ReplayCliOptions {
   signatures?: string[];
   mqtt?: string;
   probeId?: string;
+  /** false with --no-behaviour. */
+  behaviour?: boolean;
+  behaviourConfig?: string;
 }
 
 /** Print a replay's result and return the exit code (3 when any input was partial). */
@@ -40,13 +44,16 @@ export function registerReplay(program: Command): void {
       (v: string, prev: string[] = []) => [...prev, v])
     .option('--mqtt <url>', 'also publish the findings and SIM inventory to central monitoring (same contract and outbox as a probe)')
     .option('--probe-id <id>', 'the id the replay publishes under (default lab-<host name>)')
+    .option('--behaviour-config <file>', 'thresholds and weights of the behaviour features: a YAML/JSON file with a behaviour: section (the probe config file works); default src/behaviour/defaults.ts')
+    .option('--no-behaviour', 'skip behaviour analysis (SIP calls, RTP streams, SIM-farm score): signatures only')
     .addHelpText('after', `
 Inputs are opened read-only and hashed (SHA-256); every finding points back to file and frame numbers.
 Examples:
   goipwatch replay flat-12/*.pcapng
   goipwatch replay --json --db case-2026-117.db seized/`)
     .action(async (paths: string[], opts: ReplayCliOptions) => {
-      const report = await replay(paths, { signatureFiles: opts.signatures });
+      const behaviour = opts.behaviour === false ? false : opts.behaviourConfig ? (await loadConfig(opts.behaviourConfig)).config.behaviour : undefined;
+      const report = await replay(paths, { signatureFiles: opts.signatures, behaviour });
       process.exitCode = outputReplay(report, opts);
       if (opts.mqtt) {
         const { published } = await publishReplay(report, { url: opts.mqtt, probeId: opts.probeId });

@@ -18,6 +18,7 @@ import { LineCounter, isMap, isNode, isScalar, parseDocument, type Document } fr
 import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
 import schema from './schema.json' with { type: 'json' };
 import type { ConfigProblem, GoipwatchConfig, LoadedConfig } from './types.js';
+import { mergeBehaviour, type BehaviourOverrides } from '../behaviour/defaults-merge.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/goipwatch/config.yaml';
 
@@ -141,6 +142,14 @@ export async function configFromObject(input: unknown, opts: FromObjectOptions =
       warnings.push('the MQTT password is sent in clear text over mqtt://: prefer mqtts://');
     }
   }
+  config.behaviour = mergeBehaviour((data as { behaviour?: BehaviourOverrides }).behaviour);
+  config.behaviour.mobileRanges.forEach((r, i) => {
+    try {
+      new RegExp(r.pattern);
+    } catch (e) {
+      problem(`behaviour.mobileRanges.${i}.pattern`, `is not a regular expression: ${describeError(e)}`);
+    }
+  });
   if (problems.length > 0) throw configError(where, problems);
   for (const p of config.modems.ports) {
     if (/^\/dev\/tty(USB|ACM)\d+$/.test(p.path)) warnings.push(`modems.ports: ${p.path} may name another modem after a reset or re-plug: use its /dev/serial/by-path link`);

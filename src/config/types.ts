@@ -5,6 +5,7 @@
  * that a config loaded from `{}` has exactly the keys the schema declares).
  */
 import type { DriverId } from '../../drivers/types.js';
+import type { BehaviourConfig } from '../behaviour/types.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -101,6 +102,8 @@ export interface GoipwatchConfig {
   log: {
     level: LogLevel;
   };
+  /** Behaviour analysis: every key filled from src/behaviour/defaults.ts where the file leaves it out. */
+  behaviour: BehaviourConfig;
 }
 
 /** One problem found while loading, in the user's words. */

@@ -19,6 +19,9 @@ import { renderSummary } from './signatures.js';
 import type { Confidence, DetectionResult, Device, Evidence, Family, Finding, FindingKind, SimRecord, SmsRecord } from './model.js';
 import { families } from './model.js';
 import { lookupOui } from './oui.js';
+import { BehaviourEngine } from '../behaviour/engine.js';
+import type { BehaviourConfig, BehaviourProfile } from '../behaviour/types.js';
+import type { RtpPacketSink } from '../capture/pipeline.js';
 
 const MAX_REFS = 8;
 const MAX_SET = 4096;
@@ -66,6 +69,8 @@ interface DeviceAcc {
 export interface DetectionOptions {
   /** Cap on tracked devices (a live probe must stay bounded); further devices are counted, not tracked. */
   maxDevices?: number;
+  /** Behaviour analysis (calls, RTP, SIM-farm score); off when absent or `enabled: false`. */
+  behaviour?: BehaviourConfig;
 }
 
 export class DetectionEngine {
@@ -77,6 +82,7 @@ export class DetectionEngine {
   private readonly maxDevices: number;
   /** Devices not tracked because of the cap. */
   droppedDevices = 0;
+  private readonly behaviour: BehaviourEngine | undefined;
 
   constructor(signatures: CompiledSignature[], opts: DetectionOptions = {}) {
     for (const s of signatures) {
@@ -85,6 +91,17 @@ export class DetectionEngine {
       this.bySigKind.set(s.kind, list);
     }
     this.maxDevices = opts.maxDevices ?? 100_000;
+    if (opts.behaviour?.enabled) this.behaviour = new BehaviourEngine(opts.behaviour);
+  }
+
+  /** Where the capture pipeline sends RTP when behaviour analysis is on (`new CapturePipeline(…, …, engine.rtpSink)`). */
+  get rtpSink(): RtpPacketSink | undefined {
+    return this.behaviour;
+  }
+
+  /** End of input (a replay): open calls and RTP streams are closed as they stand. A live probe never calls this. */
+  endOfInput(): void {
+    this.behaviour?.flush();
   }
 
   private acc(mac: string | undefined, ip: string, ts: number): DeviceAcc | undefined {
@@ -116,6 +133,7 @@ export class DetectionEngine {
   }
 
   observe(o: Observation): void {
+    this.behaviour?.observe(o);
     this.bind(o.device.ip, o.device.mac);
     if (o.peer) this.bind(o.peer.ip, o.peer.mac);
     if (o.kind === 'dhcp') this.bind(o.yourIp ?? o.requestedIp, o.clientMac);
@@ -290,6 +308,20 @@ export class DetectionEngine {
         if (f) findings.push(f);
       }
     }
+    let behaviour: DetectionResult['behaviour'];
+    if (this.behaviour) {
+      const keyOf = (ip: string) => {
+        const mac = this.macOfIp.get(ip);
+        return mac ? `mac:${mac}` : `ip:${ip}`;
+      };
+      const profiles = this.behaviour.profiles(keyOf);
+      for (const p of profiles) {
+        if (!p.simFarm) continue;
+        const family = findings.find((f) => f.device === p.device && f.kind === 'voip-gsm-gateway')?.family ?? 'gateway';
+        findings.push(simFarmFinding(p, family, this.behaviour.config));
+      }
+      behaviour = { profiles, stats: this.behaviour.stats };
+    }
     const reKey = <T extends { device: string }>(r: T): T => ({ ...r, device: rename.get(r.device) ?? r.device });
     findings.sort((a, b) => b.score - a.score || a.device.localeCompare(b.device));
     devices.sort((a, b) => a.key.localeCompare(b.key));
@@ -298,8 +330,53 @@ export class DetectionEngine {
       findings,
       sims: [...this.sims.values()].map(reKey).sort((a, b) => a.device.localeCompare(b.device) || a.channel.localeCompare(b.channel, 'en', { numeric: true })),
       sms: [...this.sms.values()].map(reKey).sort((a, b) => a.ts - b.ts),
+      ...(behaviour ? { behaviour } : {}),
     };
   }
+}
+
+/**
+ * A device whose behaviour crossed the threshold → a "sim-farm" finding. Each fired feature is a
+ * piece of evidence of its own category (its explanation as the summary, its calls as refs), so the
+ * table, the JSON, the store and MQTT show it like any other evidence; `behaviour` keeps every
+ * feature as measured, fired or not.
+ */
+export function simFarmFinding(p: BehaviourProfile, family: Family, cfg: BehaviourConfig): Finding {
+  const fired = p.features.filter((f) => f.fired);
+  const evidence: Evidence[] = fired
+    .map((f) => ({
+      signature: `behaviour.${f.name}`,
+      family: 'gateway' as const,
+      finding: 'sim-farm' as const,
+      category: `behaviour:${f.name}`,
+      strength: f.weight >= 0.3 ? 'strong' as const : f.weight >= 0.15 ? 'medium' as const : 'weak' as const,
+      weight: f.weight,
+      summary: f.explain,
+      source: `behaviour feature "${f.name}": fires at ${f.op} ${f.threshold} (config behaviour.features.${f.name}; defaults in src/behaviour/defaults.ts)`,
+      count: 1,
+      firstSeen: p.firstSeen,
+      lastSeen: p.lastSeen,
+      refs: f.refs.slice(0, MAX_REFS),
+    }))
+    .sort((a, b) => b.weight - a.weight);
+  // High needs a clear margin over the threshold and more independent features than the minimum.
+  const confidence: Confidence = p.score >= Math.max(cfg.threshold, 0.9) && fired.length >= cfg.minFeatures + 1 ? 'high' : 'medium';
+  return {
+    id: createHash('sha256').update(`sim-farm\u0000${p.device}`).digest('hex').slice(0, 16),
+    kind: 'sim-farm',
+    device: p.device,
+    family,
+    confidence,
+    score: Math.round(p.score * 1000) / 1000,
+    categories: evidence.map((e) => e.category).sort(),
+    evidence,
+    firstSeen: p.firstSeen,
+    lastSeen: p.lastSeen,
+    behaviour: {
+      score: Math.round(p.score * 1000) / 1000, threshold: cfg.threshold, minFeatures: cfg.minFeatures,
+      features: p.features, counters: p.counters, calls: p.calls,
+    },
+  };
 }
 
 function cloneAcc(d: DeviceAcc): DeviceAcc {

@@ -19,8 +19,24 @@ export type Strength = 'weak' | 'medium' | 'strong';
 export type Confidence = 'low' | 'medium' | 'high';
 export const confidenceRank: Record<Confidence, number> = { low: 1, medium: 2, high: 3 };
 
-/** What a finding says a device is. */
-export type FindingKind = 'voip-gsm-gateway' | 'sms-server';
+import type { BehaviourCounters, BehaviourProfile, CallSummary, FeatureResult } from '../behaviour/types.js';
+import type { BehaviourStats } from '../behaviour/engine.js';
+
+/**
+ * What a finding says a device is (signatures) or does (behaviour). "sim-farm" is the behaviour
+ * finding: it stands apart from "voip-gsm-gateway", and a device can have either or both.
+ */
+export type FindingKind = 'voip-gsm-gateway' | 'sms-server' | 'sim-farm';
+
+/** Why a "sim-farm" finding was made: every feature as measured (fired or not), the counters and a few calls. */
+export interface BehaviourExplanation {
+  score: number;
+  threshold: number;
+  minFeatures: number;
+  features: FeatureResult[];
+  counters: BehaviourCounters;
+  calls: CallSummary[];
+}
 
 /** A pointer back into the evidence: a capture file (by its SHA-256) and frame numbers. */
 export interface EvidenceRef {
@@ -76,6 +92,8 @@ export interface Finding {
   evidence: Evidence[];
   firstSeen: number;
   lastSeen: number;
+  /** Only on "sim-farm" findings. */
+  behaviour?: BehaviourExplanation;
 }
 
 export interface SimRecord {
@@ -116,4 +134,6 @@ export interface DetectionResult {
   findings: Finding[];
   sims: SimRecord[];
   sms: SmsRecord[];
+  /** Behaviour profiles of every device with calls or SIM/SMS facts (also those below the threshold), when behaviour analysis is on. */
+  behaviour?: { profiles: BehaviourProfile[]; stats: BehaviourStats };
 }

@@ -13,20 +13,19 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { Finding, SimRecord } from '../detect/model.js';
+import type { BehaviourExplanation, EvidenceRef, Finding, SimRecord } from '../detect/model.js';
 import type { ModemFinding, PortSurvey } from '../modems/types.js';
 import type { OutboxMessage, ReportTopic } from '../store/outbox-types.js';
 import { ErrorCodes, GoipwatchError } from '../errors.js';
 import { toolVersion } from '../version.js';
 import statusSchema from './schemas/status.v1.json' with { type: 'json' };
 import heartbeatSchema from './schemas/heartbeat.v1.json' with { type: 'json' };
-import findingsSchema from './schemas/findings.v1.json' with { type: 'json' };
+import findingsSchema from './schemas/findings.v2.json' with { type: 'json' };
 import inventorySchema from './schemas/inventory.v1.json' with { type: 'json' };
 import surveySchema from './schemas/survey.v1.json' with { type: 'json' };
 import eventsSchema from './schemas/events.v1.json' with { type: 'json' };
 import type { ClockState } from '../clock.js';
 
-export const SCHEMA_VERSION = 1;
 export const DEFAULT_BASE_TOPIC = 'goipwatch';
 export const REPORT_TOPICS: readonly ReportTopic[] = ['status', 'heartbeat', 'findings', 'inventory', 'survey', 'events'];
 /** Larger payloads are refused by the builders: a message must never be too big for a broker (mosquitto's default limit is far above). */
@@ -34,8 +33,14 @@ export const MAX_PAYLOAD_BYTES = 256 * 1024;
 /** Outbox priorities (outbox-types.ts): lower is sent first and dropped last. */
 export const PRIORITY: Record<ReportTopic, number> = { status: 0, findings: 0, inventory: 1, survey: 1, events: 2, heartbeat: 3 };
 
+/**
+ * Schema version per topic. A topic's version changes with any change to its payload (docs/mqtt.md
+ * "Versioning"); findings is at 2 since the "sim-farm" kind and its "behaviour" explanation.
+ */
+export const SCHEMA_VERSIONS: Readonly<Record<ReportTopic, number>> = { status: 1, heartbeat: 1, findings: 2, inventory: 1, survey: 1, events: 1 };
+
 export function schemaId(topic: ReportTopic): string {
-  return `goipwatch/${topic}/${SCHEMA_VERSION}`;
+  return `goipwatch/${topic}/${SCHEMA_VERSIONS[topic]}`;
 }
 
 /** A payload failed its own schema: a bug in the builder or in a caller bypassing the types. */
@@ -219,8 +224,25 @@ export class ReportContract {
         summary: this.scrub(e.summary), source: e.source, count: e.count, firstSeen: e.firstSeen, lastSeen: e.lastSeen,
         refs: e.refs.map((r) => ({ file: r.file, frames: r.frames })),
       })),
+      ...(f.behaviour ? { behaviour: this.behaviour(f.behaviour) } : {}),
     };
     return this.fact('findings', `finding:${f.id}`, { origin: 'capture', finding, ...(clock ? { clock } : {}) }, clock ? { finding, clock } : finding);
+  }
+
+  /** A sim-farm finding's explanation; numbers of callers and callees go through scrub() like any free text. */
+  private behaviour(b: BehaviourExplanation): Record<string, unknown> {
+    const ref = (r: EvidenceRef) => ({ file: r.file, frames: r.frames });
+    return {
+      score: b.score, threshold: b.threshold, minFeatures: b.minFeatures,
+      features: b.features.map((x) => ({ name: x.name, value: x.value, threshold: x.threshold, op: x.op, fired: x.fired, weight: x.weight,
+        explain: this.scrub(x.explain), refs: x.refs.map(ref) })),
+      counters: b.counters,
+      calls: b.calls.map((c) => ({
+        callId: c.callId, role: c.role, line: this.scrub(c.line), ...(c.caller !== undefined ? { caller: this.scrub(c.caller) } : {}),
+        ...(c.callee !== undefined ? { callee: this.scrub(c.callee) } : {}), inviteTs: c.inviteTs, outcome: c.outcome,
+        ...(c.durationMs !== undefined ? { durationMs: c.durationMs } : {}), ...(c.codec !== undefined ? { codec: c.codec } : {}), ref: ref(c.ref),
+      })),
+    };
   }
 
   /** A modem-bank finding (src/modems/findings.ts); its id is its kind and its ports. */

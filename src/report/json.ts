@@ -4,6 +4,7 @@
  */
 import type { ReplayReport } from '../replay.js';
 import type { EvidenceRef } from '../detect/model.js';
+import type { CallSummary, FeatureResult } from '../behaviour/types.js';
 
 export interface ResolvedRef {
   file: string;
@@ -31,10 +32,29 @@ export function toJsonDocument(report: ReplayReport): Record<string, unknown> {
       ...(i.problem ? { problem: i.problem } : {}),
     })),
     devices: report.devices,
-    findings: report.findings.map((f) => ({ ...f, evidence: f.evidence.map((e) => ({ ...e, refs: refs(e.refs) })) })),
+    findings: report.findings.map((f) => ({
+      ...f,
+      evidence: f.evidence.map((e) => ({ ...e, refs: refs(e.refs) })),
+      ...(f.behaviour ? { behaviour: resolveBehaviour(f.behaviour, refs) } : {}),
+    })),
     sims: report.sims.map((s) => ({ ...s, refs: refs(s.refs) })),
     sms: report.sms.map((s) => ({ ...s, refs: refs(s.refs) })),
+    ...(report.behaviour ? {
+      behaviour: {
+        profiles: report.behaviour.profiles.map((p) => ({ ...p, ...resolveBehaviour(p, refs) })),
+        stats: report.behaviour.stats,
+      },
+    } : {}),
     stats: report.stats,
     malformedSamples: report.malformedSamples.map((m) => ({ ...m, file: report.inputs[m.file]?.path ?? `#${m.file}` })),
+  };
+}
+
+/** Feature and call references of a behaviour explanation or profile, resolved like evidence refs. */
+function resolveBehaviour<T extends { features: FeatureResult[]; calls: CallSummary[] }>(b: T, refs: (l: EvidenceRef[]) => ResolvedRef[]): T & { features: unknown[]; calls: unknown[] } {
+  return {
+    ...b,
+    features: b.features.map((f) => ({ ...f, refs: refs(f.refs) })),
+    calls: b.calls.map((c) => ({ ...c, ref: refs([c.ref])[0] })),
   };
 }

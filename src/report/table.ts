@@ -3,7 +3,8 @@
  * frame references, the SIM inventory and the SMS seen. Plain text, fixed-width columns.
  */
 import type { ReplayReport } from '../replay.js';
-import type { EvidenceRef } from '../detect/model.js';
+import type { BehaviourExplanation, EvidenceRef } from '../detect/model.js';
+import type { BehaviourCounters } from '../behaviour/types.js';
 import { familyNames } from '../detect/model.js';
 
 export function table(rows: string[][], header: string[]): string {
@@ -25,6 +26,49 @@ function refText(report: ReplayReport, refs: EvidenceRef[]): string {
     .join(' ');
 }
 
+/** The counters behind a behaviour finding, the features that did not fire, and the calls shown as evidence. */
+function behaviourLines(report: ReplayReport, b: BehaviourExplanation): string[] {
+  const c = b.counters;
+  const out = [`    counters: ${counterText(c)}`];
+  const quiet = b.features.filter((f) => !f.fired);
+  if (quiet.length) out.push(`    not fired: ${quiet.map((f) => `${f.name} ${f.value === null ? 'n/a' : fmt(f.value)} (${f.op} ${fmt(f.threshold)})`).join('; ')}`);
+  if (b.calls.length) {
+    out.push('    calls shown as evidence:');
+    out.push(...table(b.calls.map((k) => [time(k.inviteTs), k.role === 'uas' ? 'received' : 'placed', k.line, k.callee ?? '', k.outcome,
+      k.durationMs !== undefined ? `${(k.durationMs / 1000).toFixed(1)} s` : '', k.codec ?? '', refText(report, [k.ref])]),
+    ['time', 'role', 'line', 'callee', 'outcome', 'duration', 'codec', 'frames']).split('\n').map((l) => `      ${l}`));
+  }
+  return out;
+}
+
+function counterText(c: BehaviourCounters): string {
+  const asr = c.attempts > 0 ? `${Math.round((100 * c.answered) / c.attempts)}%` : 'n/a';
+  return [`${c.attempts} attempts (${c.terminated} received, ${c.originated} placed)`, `ASR ${asr}`, `${c.registeredLines} line(s)`,
+    `concurrent max ${c.concurrentMax} / p95 ${fmt(c.concurrentP95)}`, `span ${fmt(c.spanS)} s`,
+    Object.keys(c.codecs).length ? `codecs ${Object.entries(c.codecs).map(([k, v]) => `${k}×${v}`).join(' ')}` : '',
+    c.rtpStreams ? `${c.rtpStreams} RTP stream(s)${c.rtpLossPct !== undefined ? `, loss ${fmt(c.rtpLossPct)}%` : ''}${c.rtpJitterMsP50 !== undefined ? `, jitter p50 ${fmt(c.rtpJitterMsP50)} ms` : ''}${c.ptimeMs !== undefined ? `, ptime ${fmt(c.ptimeMs)} ms` : ''}` : '',
+    c.sims ? `${c.sims} SIM(s)` : '', c.verificationSms ? `${c.verificationSms} verification SMS` : '',
+  ].filter(Boolean).join('; ');
+}
+
+/** Devices whose behaviour was scored but did not cross the threshold: shown so a reader sees why not. */
+function profileLines(report: ReplayReport): string[] {
+  const below = (report.behaviour?.profiles ?? []).filter((p) => p.eligible && !p.simFarm);
+  if (below.length === 0) return [];
+  const out = ['', `BEHAVIOUR BELOW THE SIM-FARM THRESHOLD (${below.length} device(s))`];
+  for (const p of below.slice(0, 20)) {
+    const fired = p.features.filter((f) => f.fired).map((f) => f.name);
+    out.push(`  ${p.device}  score ${p.score.toFixed(2)}; fired: ${fired.length ? fired.join(', ') : 'none'}`);
+    out.push(`      ${counterText(p.counters)}`);
+  }
+  if (below.length > 20) out.push(`  … and ${below.length - 20} more (see --json)`);
+  return out;
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+}
+
 function time(ts: number): string {
   return Number.isFinite(ts) && ts > 0 ? new Date(ts).toISOString().replace('T', ' ').slice(0, 19) : '';
 }
@@ -40,12 +84,18 @@ export function renderReport(report: ReplayReport): string {
   const devices = new Map(report.devices.map((d) => [d.key, d]));
   const gateways = report.findings.filter((f) => f.kind === 'voip-gsm-gateway');
   const servers = report.findings.filter((f) => f.kind === 'sms-server');
-  out.push(`FINDINGS (${gateways.length} gateway(s), ${servers.length} SMS server(s))`);
+  const farms = report.findings.filter((f) => f.kind === 'sim-farm');
+  out.push(`FINDINGS (${gateways.length} gateway(s), ${servers.length} SMS server(s), ${farms.length} SIM farm(s) by behaviour)`);
   if (report.findings.length === 0) out.push('  none');
   for (const f of report.findings) {
     const d = devices.get(f.device);
-    const what = f.kind === 'sms-server' ? 'GoIP SMS server (controller)' : `VoIP-GSM gateway: ${familyNames[f.family]}`;
-    out.push(`* ${f.device}  ${what}  confidence ${f.confidence.toUpperCase()} (score ${f.score.toFixed(2)}, ${f.categories.length} independent kind(s) of evidence)`);
+    const what = f.kind === 'sms-server' ? 'GoIP SMS server (controller)'
+      : f.kind === 'sim-farm' ? 'behaves like a SIM farm'
+        : `VoIP-GSM gateway: ${familyNames[f.family]}`;
+    const basis = f.behaviour
+      ? `score ${f.score.toFixed(2)} ≥ threshold ${f.behaviour.threshold.toFixed(2)}, ${f.categories.length} of ${f.behaviour.features.length} behaviour features fired`
+      : `score ${f.score.toFixed(2)}, ${f.categories.length} independent kind(s) of evidence`;
+    out.push(`* ${f.device}  ${what}  confidence ${f.confidence.toUpperCase()} (${basis})`);
     if (d) {
       const facts = [
         d.ips.length ? `ip ${d.ips.join(', ')}` : '',
@@ -61,7 +111,9 @@ export function renderReport(report: ReplayReport): string {
       out.push(`    - [${e.strength} ${e.weight.toFixed(2)}] ${e.summary}${e.count > 1 ? ` (×${e.count})` : ''}`);
       out.push(`      at ${refText(report, e.refs)}  — ${e.signature}; ${e.source}`);
     }
+    if (f.behaviour) out.push(...behaviourLines(report, f.behaviour));
   }
+  out.push(...profileLines(report));
   out.push('');
   out.push(`SIM INVENTORY (${report.sims.length})`);
   if (report.sims.length) {

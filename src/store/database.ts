@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
 
-type Db = Database.Database;
+export type Db = Database.Database;
 
 const migrations: Array<(db: Db) => void> = [
   // v1: replay results
@@ -157,6 +157,11 @@ const migrations: Array<(db: Db) => void> = [
         PRIMARY KEY (tbl, topic)
       );
     `);
+  },
+  // v4: behaviour findings ("sim-farm") keep their explanation: every feature as measured, the
+  // counters and the calls shown as evidence (JSON; refs resolved like the evidence rows' refs).
+  (db) => {
+    db.exec('ALTER TABLE findings ADD COLUMN behaviour TEXT');
   },
 ];
 

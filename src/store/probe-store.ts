@@ -10,6 +10,7 @@
  * refreshes its row. Evidence refs are kept as the detector gives them: a live probe has no
  * capture file list to resolve them against.
  */
+import { findingWriter } from './finding-rows.js';
 import { existsSync, renameSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -90,13 +91,7 @@ export class ProbeStore {
     const run = this.runId;
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     const body = () => {
-      for (const f of batch.findings ?? []) {
-        s.finding.run({ id: f.id, device: f.device, kind: f.kind, family: f.family, confidence: f.confidence, score: f.score,
-          categories: JSON.stringify(f.categories), first: f.firstSeen, last: f.lastSeen, run });
-        for (const e of f.evidence) {
-          s.evidence.run(f.id, e.signature, e.family, e.category, e.strength, e.weight, e.summary, e.source, e.count, JSON.stringify(e.refs));
-        }
-      }
+      for (const f of batch.findings ?? []) s.findings.write(f, run);
       for (const v of batch.surveys ?? []) {
         s.survey.run(run, v.port, v.driver, v.answered ? 1 : 0, v.manufacturer ?? null, v.model ?? null, v.revision ?? null, v.imei ?? null,
           v.simState ?? null, v.imsi ?? null, v.iccid ?? null, v.msisdn ?? null, json(v.operator), json(v.registration), json(v.signal),
@@ -150,13 +145,7 @@ export class ProbeStore {
 
 function prepare(db: Db) {
   return {
-    finding: db.prepare(`INSERT INTO findings (id, device, kind, family, confidence, score, categories, first_seen, last_seen, run_id)
-      VALUES (@id, @device, @kind, @family, @confidence, @score, @categories, @first, @last, @run)
-      ON CONFLICT(id) DO UPDATE SET family = @family, confidence = @confidence, score = @score, categories = @categories,
-        first_seen = min(first_seen, @first), last_seen = max(last_seen, @last), run_id = @run, updated_runs = updated_runs + 1`),
-    evidence: db.prepare(`INSERT INTO evidence (finding_id, signature, family, category, strength, weight, summary, source, count, refs)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(finding_id, signature) DO UPDATE SET summary = excluded.summary, count = excluded.count, refs = excluded.refs, weight = excluded.weight`),
+    findings: findingWriter(db, (refs) => JSON.stringify(refs)),
     survey: db.prepare(`INSERT INTO modem_surveys (run_id, port, driver, answered, manufacturer, model, revision, imei, sim_state, imsi, iccid, msisdn,
       operator, registration, signal, cells, errors, refs, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     sms: db.prepare(`INSERT INTO modem_sms (id, port, sender, text, timestamp, status, transcript_line, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)

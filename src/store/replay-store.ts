@@ -3,6 +3,7 @@
  * is stable per (kind, device), so replaying more captures of the same flat refreshes the row
  * (and counts the runs that touched it) instead of adding another.
  */
+import { findingWriter } from './finding-rows.js';
 import { createHash } from 'node:crypto';
 import type { ReplayReport } from '../replay.js';
 import { resolveRefs } from '../report/json.js';
@@ -25,13 +26,7 @@ export function storeReplay(path: string, report: ReplayReport): StoredRun {
     const upsertDevice = db.prepare(`INSERT INTO devices (key, macs, ips, vendor, facts, first_seen, last_seen) VALUES (@key, @macs, @ips, @vendor, @facts, @first, @last)
       ON CONFLICT(key) DO UPDATE SET macs = @macs, ips = @ips, vendor = coalesce(@vendor, vendor), facts = @facts,
         first_seen = min(first_seen, @first), last_seen = max(last_seen, @last)`);
-    const upsertFinding = db.prepare(`INSERT INTO findings (id, device, kind, family, confidence, score, categories, first_seen, last_seen, run_id)
-      VALUES (@id, @device, @kind, @family, @confidence, @score, @categories, @first, @last, @run)
-      ON CONFLICT(id) DO UPDATE SET family = @family, confidence = @confidence, score = @score, categories = @categories,
-        first_seen = min(first_seen, @first), last_seen = max(last_seen, @last), run_id = @run, updated_runs = updated_runs + 1`);
-    const upsertEvidence = db.prepare(`INSERT INTO evidence (finding_id, signature, family, category, strength, weight, summary, source, count, refs)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(finding_id, signature) DO UPDATE SET summary = excluded.summary, count = excluded.count, refs = excluded.refs, weight = excluded.weight`);
+    const findings = findingWriter(db, refs);
     const upsertSim = db.prepare(`INSERT INTO sims (device, channel, imsi, imei, iccid, msisdn, carrier, signal_dbm, lac, cell, sms_login, smb_login, source, first_seen, last_seen, refs)
       VALUES (@device, @channel, @imsi, @imei, @iccid, @msisdn, @carrier, @signal, @lac, @cell, @smsLogin, @smbLogin, @source, @first, @last, @refs)
       ON CONFLICT(device, channel, imsi) DO UPDATE SET imei = coalesce(@imei, imei), iccid = coalesce(@iccid, iccid), carrier = coalesce(@carrier, carrier),
@@ -49,13 +44,7 @@ export function storeReplay(path: string, report: ReplayReport): StoredRun {
           first: d.firstSeen, last: d.lastSeen,
         });
       }
-      for (const f of report.findings) {
-        upsertFinding.run({ id: f.id, device: f.device, kind: f.kind, family: f.family, confidence: f.confidence, score: f.score,
-          categories: JSON.stringify(f.categories), first: f.firstSeen, last: f.lastSeen, run: runId });
-        for (const e of f.evidence) {
-          upsertEvidence.run(f.id, e.signature, e.family, e.category, e.strength, e.weight, e.summary, e.source, e.count, refs(e.refs));
-        }
-      }
+      for (const f of report.findings) findings.write(f, runId);
       for (const s of report.sims) {
         upsertSim.run({ device: s.device, channel: s.channel, imsi: s.imsi ?? '', imei: s.imei ?? null, iccid: s.iccid ?? null, msisdn: s.msisdn ?? null,
           carrier: s.carrier ?? null, signal: s.signalDbm ?? null, lac: s.lac ?? null, cell: s.cell ?? null, smsLogin: s.smsLogin ?? null,

@@ -2,6 +2,8 @@
  * Every fixture through the built CLI (`goipwatch replay --json`), compared with
  * fixtures/manifest.json: devices, families, confidence, SIMs, SMS, SIP lines, negatives kept
  * at low confidence at most, and bad inputs reported as partial or unreadable with exit code 3.
+ * Behaviour (issue 5): `expect.simFarm` devices get a "sim-farm" finding that explains itself
+ * (fired features with numbers, counters, calls with frames of this file); no negative gets one.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -31,14 +33,34 @@ interface ManifestEntry {
   negative?: boolean;
   partial?: boolean;
   unreadable?: boolean;
-  expect: { devices?: ExpectedDevice[]; maxGatewayConfidence?: Confidence; noGatewayFinding?: boolean };
+  expect: {
+    devices?: ExpectedDevice[];
+    maxGatewayConfidence?: Confidence;
+    noGatewayFinding?: boolean;
+    /** Devices that must be found by behaviour ("sim-farm" finding). */
+    simFarm?: Array<{ ip?: string; mac?: string; lines?: number }>;
+    /** No device may cross the SIM-farm threshold (also implied by negative: true). */
+    noSimFarm?: boolean;
+  };
+}
+
+interface BehaviourDoc {
+  score: number;
+  threshold: number;
+  features: Array<{ name: string; fired: boolean; value: number | null; explain: string; refs: Array<{ sha256: string; frames: number[] }> }>;
+  counters: { attempts: number; registeredLines: number };
+  calls: Array<{ callId: string; ref: { sha256: string; frames: number[] } }>;
 }
 
 interface ReplayDocument {
   partial: boolean;
   inputs: Array<{ status: string; problem?: string; frames: number; sha256: string }>;
   devices: Array<{ key: string; macs: string[]; ips: string[]; sipLines: string[] }>;
-  findings: Array<{ device: string; kind: string; family: string; confidence: Confidence; evidence: Array<{ refs: Array<{ file: string; sha256: string; frames: number[] }> }> }>;
+  findings: Array<{
+    device: string; kind: string; family: string; confidence: Confidence; score: number;
+    evidence: Array<{ summary: string; refs: Array<{ file: string; sha256: string; frames: number[] }> }>;
+    behaviour?: BehaviourDoc;
+  }>;
   sims: Array<{ device: string; channel: string; imei?: string; imsi?: string; iccid?: string }>;
   sms: Array<{ device: string; channel: string; sender: string; body: string; copies: number }>;
 }
@@ -141,5 +163,35 @@ describe.each(manifest.captures.map((c) => [c.file, c] as const))('fixture %s', 
         expect(findDevice(doc, want)!.sipLines).toHaveLength(want.sipLines!);
       });
     }
+  }
+
+  if (entry.negative || entry.expect.noSimFarm) {
+    it('has no sim-farm finding (behaviour stays below the threshold)', () => {
+      const farms = doc.findings.filter((f) => f.kind === 'sim-farm').map((f) => `${f.device} score ${f.score}: ${f.evidence.map((e) => e.summary).join(' | ')}`);
+      expect(farms).toEqual([]);
+    });
+  }
+
+  for (const want of entry.expect.simFarm ?? []) {
+    const label = want.mac ?? want.ip;
+    it(`finds the SIM farm ${label} by behaviour, and the finding explains itself`, () => {
+      const device = findDevice(doc, { ...want, role: 'gateway' });
+      expect(device, `device ${label} in ${doc.devices.map((d) => d.key).join(', ')}`).toBeDefined();
+      const finding = doc.findings.find((f) => f.device === device!.key && f.kind === 'sim-farm');
+      expect(finding, `sim-farm finding for ${device!.key}`).toBeDefined();
+      const b = finding!.behaviour!;
+      expect(b.score).toBeGreaterThanOrEqual(b.threshold);
+      // Every fired feature is a piece of evidence with its numbers, pointing into this file by hash and frame.
+      const fired = b.features.filter((f) => f.fired);
+      expect(finding!.evidence).toHaveLength(fired.length);
+      for (const f of fired) {
+        expect(f.explain).toMatch(/\d/);
+        expect(f.refs.length, `refs of ${f.name}`).toBeGreaterThan(0);
+        for (const r of f.refs) expect(r.sha256).toBe(doc.inputs[0]!.sha256);
+      }
+      expect(b.calls.length).toBeGreaterThan(0);
+      for (const c of b.calls) expect(c.ref.frames.length).toBeGreaterThan(0);
+      if (want.lines !== undefined) expect(b.counters.registeredLines).toBe(want.lines);
+    });
   }
 });

@@ -1,3 +1,4 @@
+import { defaultBehaviourConfig } from '../../src/behaviour/defaults.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,7 +74,21 @@ describe('config loading', () => {
       heartbeat: { intervalS: 60 },
       clock: { ntpCheck: true },
       log: { level: 'info' },
+      behaviour: defaultBehaviourConfig(),
     });
+  });
+
+  it('lays a partial behaviour section over the defaults and names a broken number-range pattern', async () => {
+    const { config } = await configFromObject({ behaviour: { threshold: 0.9, features: { lines: { threshold: 16 } }, limits: { rtpIdleMs: 5000 } } }, { env: noEnv });
+    const d = defaultBehaviourConfig();
+    expect(config.behaviour.threshold).toBe(0.9);
+    expect(config.behaviour.features.lines).toEqual({ ...d.features.lines, threshold: 16 });
+    expect(config.behaviour.features.answerRatio).toEqual(d.features.answerRatio);
+    expect(config.behaviour.limits).toEqual({ ...d.limits, rtpIdleMs: 5000 });
+    await expect(configFromObject({ behaviour: { mobileRanges: [{ name: 'x', pattern: '^(13', source: 'test' }] } }, { env: noEnv }))
+      .rejects.toThrow(/behaviour\.mobileRanges\.0\.pattern: is not a regular expression/);
+    await expect(configFromObject({ behaviour: { features: { line: { threshold: 3 } } } }, { env: noEnv }))
+      .rejects.toThrow(/behaviour\.features\.line.*did you mean 'lines'/);
   });
 
   it('declares in the schema exactly the keys a fully loaded config has (types and schema agree)', async () => {

@@ -4,6 +4,7 @@
  * reconnect backoff and credential handling behave. Samples are synthetic, shaped like
  * src/detect/model.ts and src/modems/types.ts.
  */
+import type { FeatureResult } from '../../src/behaviour/types.js';
 import { createHmac } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import type { Finding, SimRecord } from '../../src/detect/model.js';
 import type { ModemFinding, PortSurvey } from '../../src/modems/types.js';
 import {
-  REPORT_TOPICS, ReportContract, ReportSchemaError, SCHEMAS, schemaId, topicName, validatePayload,
+  REPORT_TOPICS, ReportContract, ReportSchemaError, SCHEMAS, SCHEMA_VERSIONS, schemaId, topicName, validatePayload,
 } from '../../src/report/contract.js';
 import { loadMqttCredentials, reconnectDelay, redactUrl, Secret } from '../../src/report/mqtt-reporter.js';
 
@@ -59,7 +60,7 @@ describe('MQTT contract', () => {
     expect(drafts.map((d) => d.topic)).toEqual(['heartbeat', 'findings', 'findings', 'inventory', 'survey', 'events']);
     for (const d of drafts) {
       const payload = JSON.parse(d.payload) as { schema: string; id: string; probe: string; at: string };
-      expect(payload.schema).toBe(`goipwatch/${d.topic}/1`);
+      expect(payload.schema).toBe(`goipwatch/${d.topic}/${SCHEMA_VERSIONS[d.topic]}`);
       expect(payload).toMatchObject({ id: d.id, probe: 'flat-12b', at: '2025-01-02T03:04:05.000Z' });
       expect(() => validatePayload(d.topic, payload)).not.toThrow();
       expect(d.qos).toBe(1);
@@ -73,7 +74,7 @@ describe('MQTT contract', () => {
     for (const topic of REPORT_TOPICS) {
       expect((SCHEMAS[topic] as { $id: string }).$id).toBe(schemaId(topic));
       expect(doc).toContain(schemaId(topic));
-      expect(doc).toContain(`schemas/${topic}.v1.json`);
+      expect(doc).toContain(`schemas/${topic}.v${SCHEMA_VERSIONS[topic]}.json`);
     }
   });
 
@@ -104,6 +105,36 @@ describe('MQTT contract', () => {
     // The same IMSI in a summary becomes the same short token everywhere it appears.
     expect(texts[2]).toContain(`#${hmac('460001234567890').slice(0, 12)}`);
     expect(texts[3]).toContain(`sim:#${hmac('460001234567890').slice(0, 12)}`);
+  });
+
+  it('a sim-farm finding carries its behaviour explanation (findings/2), and hashed mode hides the called numbers', () => {
+    const feature = (name: FeatureResult['name'], fired: boolean, value: number | null, explain: string): FeatureResult => ({
+      name, value, threshold: 0.8, op: '>=', fired, weight: 0.3, explain, refs: fired ? [{ file: 0, frames: [12, 40] }] : [],
+    });
+    const farm: Finding = {
+      id: 'c0ffee', kind: 'sim-farm', device: 'ip:192.168.50.20', family: 'gateway', confidence: 'medium', score: 0.86,
+      categories: ['behaviour:mobileShare'], firstSeen: 1_700_000_000, lastSeen: 1_700_000_300,
+      evidence: [{ signature: 'behaviour.mobileShare', family: 'gateway', finding: 'sim-farm', category: 'behaviour:mobileShare', strength: 'strong',
+        weight: 0.3, summary: '40 of 41 callees are mainland China mobile numbers, e.g. 13812345678', source: 'behaviour feature', count: 1,
+        firstSeen: 1_700_000_000, lastSeen: 1_700_000_300, refs: [{ file: 0, frames: [12] }] }],
+      behaviour: {
+        score: 0.86, threshold: 0.8, minFeatures: 2,
+        features: [feature('mobileShare', true, 0.98, '40 of 41 callees are mainland China mobile numbers, e.g. 13812345678'), feature('lines', false, null, 'no REGISTER seen')],
+        counters: { attempts: 41, answered: 12, originated: 0, terminated: 41, registeredLines: 8, concurrentMax: 8, concurrentP95: 7, spanS: 300,
+          codecs: { G729: 41 }, rtpStreams: 24, rtpLossPct: 0, rtpJitterMsP50: 0.4, ptimeMs: 20, sims: 0, verificationSms: 0 },
+        calls: [{ callId: 'a@b', role: 'uas', line: '8001@192.168.50.20:5062', callee: '13812345678', inviteTs: 1_700_000_010, outcome: 'answered',
+          durationMs: 31_000, codec: 'G729', ref: { file: 0, frames: [12, 14, 40] } }],
+      },
+    };
+    const full = JSON.parse(new ReportContract({ probeId: 'flat-12b', now: fixedNow }).finding(farm).payload) as { schema: string; finding: { kind: string; behaviour: { calls: Array<{ callee: string }> } } };
+    expect(full.schema).toBe('goipwatch/findings/2');
+    expect(full.finding.kind).toBe('sim-farm');
+    expect(full.finding.behaviour.calls[0]!.callee).toBe('13812345678');
+    const text = new ReportContract({ probeId: 'flat-12b', identifiers: 'hashed', identifierKey: KEY, now: fixedNow }).finding(farm).payload;
+    expect(text).not.toContain('13812345678');
+    expect(text).toContain(`#${createHmac('sha256', KEY).update('13812345678').digest('hex').slice(0, 12)}`);
+    // A finding of the previous version's shape is still valid under version 2 (nothing was taken away).
+    expect(() => validatePayload('findings', { ...JSON.parse(new ReportContract({ probeId: 'p', now: fixedNow }).finding(finding).payload) as object })).not.toThrow();
   });
 
   it('refuses hashed mode without a usable key', () => {
