@@ -64,7 +64,7 @@ export const featureDefaults: Record<FeatureName, FeatureDefault> = {
   },
   ownNumbers: {
     enabled: true, threshold: 3, weight: 0.4,
-    why: 'Distinct own numbers called from another line, plus hairpins (out on one line, back in on another; ≥ 5 % of the calls in): SIMs calling each other to look used; a company number is 1.',
+    why: 'Calls to the device\'s own numbers from another of its lines, plus hairpins (out on one line, back in on another; ≥ 5 % of the calls in): SIMs of one farm calling each other to look used; a company rarely calls itself through its own trunk.',
   },
   simRotation: {
     enabled: true, threshold: 3, weight: 0.55,

@@ -719,7 +719,10 @@ function evaluate(v: View, cfg: BehaviourConfig): BehaviourProfile {
   const index = new LineIndex(v.registrations);
   const seen: Seen[] = v.calls.map((k) => {
     const line = index.match(k);
-    const port = k.role === 'uas' ? (k.requestHostPort?.split(':').pop() ?? k.uasPort) : k.uacPort;
+    // Without a REGISTER, a SIP port the device *receives* calls on stands for a line (a GSM gateway
+    // listens on one port per channel). The ports a device *sends* from do not: a softswitch or an
+    // SBC may spread its own calls over many sockets, and that says nothing about lines it holds.
+    const port = k.role === 'uas' ? (k.requestHostPort?.split(':').pop() ?? k.uasPort) : undefined;
     return { k, start: k.inviteTs, end: intervalEnd(k), line, lineOrPort: line ?? (port !== undefined ? `port:${port}` : undefined) };
   });
   seen.sort((a, b) => a.start - b.start);
@@ -737,12 +740,12 @@ function evaluate(v: View, cfg: BehaviourConfig): BehaviourProfile {
       calls: conc.atMax,
     })),
     lineSaturation: callFeature(() => measureSaturation(seen, conc)),
-    attemptRate: callFeature(() => measureAttemptRate(v, linesWithCalls.size, conc.max)),
+    attemptRate: callFeature(() => measureAttemptRate(v, linesWithCalls.size, conc.max, seen)),
     answerRatio: callFeature(() => measureAnswerRatio(v, seen)),
     callDuration: callFeature(() => measureDuration(v, seen, cfg.features.callDuration.threshold)),
     mobileShare: callFeature(() => measureMobileShare(v, seen, cfg)),
     lowBitrateCodec: callFeature(() => measureCodecs(v, seen)),
-    oneWay: callFeature(() => measureOneWay(v)),
+    oneWay: callFeature(() => measureOneWay(v, seen)),
     fixedDurations: callFeature(() => measureFixedDurations(seen)),
     fixedIntervals: callFeature(() => measureFixedIntervals(seen)),
     ownNumbers: callFeature(() => measureOwnNumbers(v, seen)),
@@ -881,7 +884,7 @@ function spanText(ms: number): string {
   return ms >= 3_600_000 ? `${(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
 }
 
-function measureAttemptRate(v: View, linesWithCalls: number, concMax: number): Measured {
+function measureAttemptRate(v: View, linesWithCalls: number, concMax: number, seen: Seen[]): Measured {
   // A registered line carrying ten calls at once (a PBX trunk) is ten channels, so divide by the
   // larger of the lines that carried calls and the most calls seen at once.
   const channels = Math.max(linesWithCalls, concMax, 1);
@@ -890,6 +893,8 @@ function measureAttemptRate(v: View, linesWithCalls: number, concMax: number): M
   const rate = v.attempts / channels / (used / 3_600_000);
   return {
     value: rate,
+    // The first and the latest attempts kept: they bound the span the rate is measured over.
+    calls: seen.length > 8 ? [...seen.slice(0, 4), ...seen.slice(-4)] : seen,
     explain: `${v.attempts} attempts on ${channels} channel(s) over ${spanText(span)}: ${Math.round(rate)} per channel-hour`
       + (span < M.minSpanMs ? ` (the span is counted as ${M.minSpanMs / 60_000} min so a short capture does not extrapolate)` : ''),
   };
@@ -971,11 +976,16 @@ function measureCodecs(v: View, seen: Seen[]): Measured {
   return { value: null, explain: `the codec is known for ${v.codecCalls} call(s) and ${v.rtp.codecStreams} RTP stream(s); measured from ${M.minCodecSamples}` };
 }
 
-function measureOneWay(v: View): Measured {
+function measureOneWay(v: View, seen: Seen[]): Measured {
   const out = v.originated >= v.terminated;
   const major = out ? v.originated : v.terminated;
+  // The calls shown: the few that went the other way first (what a reader checks), then the latest of the dominant way.
+  const minorRole = out ? 'uas' : 'uac';
+  const minor = seen.filter((s) => s.k.role === minorRole);
+  const dominant = seen.filter((s) => s.k.role !== minorRole).slice(-8);
   return {
     value: major / v.attempts,
+    calls: [...minor.slice(0, 2), ...dominant.reverse()],
     explain: out
       ? `${v.originated} of ${v.attempts} calls were originated by the device (it sent the INVITE), ${v.terminated} terminated on it`
       : `${v.terminated} of ${v.attempts} calls were terminated on the device (it received the INVITE), ${v.originated} originated by it`,
@@ -1125,9 +1135,11 @@ function measureOwnNumbers(v: View, seen: Seen[]): Measured {
     : 'no own number called from another of its lines');
   parts.push(`${pairs.length} hairpin(s): a call out on one line came back in on another within ${M.hairpinStartMs / 1000} s and ended with it`
     + (pairs.length && !loops.length ? ` (only ${pct(share)} of the answered calls in that direction: chance, not counted)` : ''));
+  // Counted in calls: scripted fake usage is two SIMs of one farm calling each other again and again.
+  const ownCalls = [...dialled.values()].reduce((a, l) => a + l.length, 0);
   return {
-    value: numbers.length + extraPairs.length,
-    explain: `${parts.join('; ')} (${own.size} own number(s) known)`,
+    value: ownCalls + extraPairs.length,
+    explain: `${parts.join('; ')}: ${ownCalls + extraPairs.length} call(s) in all (${own.size} own number(s) known)`,
     calls: [...[...dialled.values()].map((l) => l[l.length - 1]!), ...loops.flat()],
   };
 }

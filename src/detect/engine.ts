@@ -352,7 +352,7 @@ export function simFarmFinding(p: BehaviourProfile, family: Family, cfg: Behavio
       strength: f.weight >= 0.3 ? 'strong' as const : f.weight >= 0.15 ? 'medium' as const : 'weak' as const,
       weight: f.weight,
       summary: f.explain,
-      source: `behaviour feature "${f.name}": fires at ${f.op} ${f.threshold} (config behaviour.features.${f.name}; defaults in src/behaviour/defaults.ts)`,
+      source: `fires at ${f.op} ${f.threshold} (behaviour.features.${f.name}, docs/behaviour.md)`,
       count: 1,
       firstSeen: p.firstSeen,
       lastSeen: p.lastSeen,

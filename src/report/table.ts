@@ -42,8 +42,7 @@ function behaviourLines(report: ReplayReport, b: BehaviourExplanation): string[]
 }
 
 function counterText(c: BehaviourCounters): string {
-  const asr = c.attempts > 0 ? `${Math.round((100 * c.answered) / c.attempts)}%` : 'n/a';
-  return [`${c.attempts} attempts (${c.terminated} received, ${c.originated} placed)`, `ASR ${asr}`, `${c.registeredLines} line(s)`,
+  return [`${c.attempts} attempts (${c.terminated} received, ${c.originated} placed)`, `${c.answered} answered`, `${c.registeredLines} line(s)`,
     `concurrent max ${c.concurrentMax} / p95 ${fmt(c.concurrentP95)}`, `span ${fmt(c.spanS)} s`,
     Object.keys(c.codecs).length ? `codecs ${Object.entries(c.codecs).map(([k, v]) => `${k}×${v}`).join(' ')}` : '',
     c.rtpStreams ? `${c.rtpStreams} RTP stream(s)${c.rtpLossPct !== undefined ? `, loss ${fmt(c.rtpLossPct)}%` : ''}${c.rtpJitterMsP50 !== undefined ? `, jitter p50 ${fmt(c.rtpJitterMsP50)} ms` : ''}${c.ptimeMs !== undefined ? `, ptime ${fmt(c.ptimeMs)} ms` : ''}` : '',

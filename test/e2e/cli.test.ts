@@ -98,6 +98,43 @@ describe('goipwatch CLI', () => {
     expect(JSON.parse(ev.refs)[0]).toMatchObject({ file: copy, frames: [1] });
     d.close();
   });
+
+  it('explains a behaviour (sim-farm) finding in the table and keeps the explanation in SQLite', () => {
+    // fixtures/behaviour/gw32-spoofed-ua.pcap: sipp-made, a 32-line gateway whose User-Agent says Zoiper.
+    const file = join(root, 'fixtures/behaviour/gw32-spoofed-ua.pcap');
+    const db = join(work, 'behaviour.db');
+    const r = goipwatch('replay', '--db', db, file);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/mac:00:e0:4c:51:20:32 {2}behaves like a SIM farm {2}confidence (MEDIUM|HIGH) \(score 0\.\d+ ≥ threshold 0\.80/);
+    expect(r.out).toContain('lines never carried two calls at once');
+    expect(r.out).toMatch(/counters: \d+ attempts/);
+    expect(r.out).toContain('calls shown as evidence:');
+    const d = new Database(db, { readonly: true });
+    const row = d.prepare("SELECT behaviour FROM findings WHERE kind = 'sim-farm' AND device = 'mac:00:e0:4c:51:20:32'").get() as { behaviour: string };
+    const b = JSON.parse(row.behaviour) as { score: number; features: Array<{ name: string; fired: boolean; refs: Array<{ file: string }> }>; calls: Array<{ ref: { file: string; frames: number[] } }> };
+    expect(b.features).toHaveLength(14);
+    expect(b.features.find((f) => f.name === 'lineSaturation')).toMatchObject({ fired: true });
+    expect(b.calls[0]!.ref).toMatchObject({ file });
+    const ev = d.prepare("SELECT count(*) n FROM evidence e JOIN findings f ON f.id = e.finding_id WHERE f.kind = 'sim-farm'").get() as { n: number };
+    expect(ev.n).toBe(b.features.filter((f) => f.fired).length);
+    d.close();
+    // Without behaviour analysis the same capture gives no sim-farm finding, and says so in its header.
+    const off = goipwatch('replay', '--no-behaviour', file);
+    expect(off.out).toContain('0 SIM farm(s) by behaviour');
+  });
+
+  it('takes behaviour thresholds from a config file, and names a mistake in it with its line', () => {
+    const file = join(root, 'fixtures/behaviour/gw32-spoofed-ua.pcap');
+    const strict = join(work, 'strict.yaml');
+    writeFileSync(strict, 'behaviour:\n  threshold: 0.99\n');
+    expect(goipwatch('replay', '--behaviour-config', strict, file).out).toContain('0 SIM farm(s) by behaviour');
+    const bad = join(work, 'bad.yaml');
+    writeFileSync(bad, 'behaviour:\n  features:\n    lineSaturaton: {threshold: 0.5}\n');
+    const r = goipwatch('replay', '--behaviour-config', bad, file);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/line 3.*did you mean 'lineSaturation'/);
+    expect(r.err).not.toMatch(/\n\s+at /);
+  });
 });
 
 describe('goipwatch demo', () => {

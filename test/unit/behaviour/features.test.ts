@@ -681,15 +681,17 @@ describe('ownNumbers', () => {
     expect(feature(dev(series(20, 60 * S)).profile(cfg), 'ownNumbers').value).toBeNull();
   });
 
-  it('counts distinct own numbers called from another line, not a line called on its own number', () => {
+  it('counts calls to own numbers from another line, not a line called on its own number', () => {
     const d = dev([
       ...series(10, 60 * S, (i) => ({ port: 5061, callee: i % 2 ? '13800000002' : '13800000003' })), // line 1 dials lines 2 and 3
       ...series(10, 60 * S, () => ({ port: 5062, callee: '13800000002' })), // line 2 called on its own number
     ]);
     for (const n of [1, 2, 3]) d.addRegistration(`sip:1380000000${n}@srv`, `<sip:1380000000${n}@${DEV}:${5060 + n}>`, 5060 + n, 0, { file: 0, frames: [] });
     const f = feature(d.profile(cfg), 'ownNumbers');
-    expect(f.value).toBe(2);
-    expect(f.fired).toBe(false);
+    // The 10 calls from line 1 to lines 2 and 3 count; the 10 calls to line 2 on its own number do not.
+    expect(f.value).toBe(10);
+    expect(f.fired).toBe(true);
+    expect(f.explain).toMatch(/2 own number\(s\) called from another of its lines/);
   });
 
   it('counts hairpins: out on one line, back in on another, answered and ended together', () => {
