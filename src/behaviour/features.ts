@@ -17,7 +17,7 @@
 import type { EvidenceRef } from '../detect/model.js';
 import { classifyVerificationSms } from '../modems/findings.js';
 import { isPhoneNumber, matchRange, normaliseNumber } from './numbers.js';
-import { combine } from './score.js';
+import { combine, lineHostingFeatures } from './score.js';
 import type {
   BehaviourConfig, BehaviourCounters, BehaviourProfile, CallOutcome, CallRecord, CallSummary, FeatureName,
   FeatureResult, RtpStreamStats,
@@ -789,7 +789,8 @@ function evaluate(v: View, cfg: BehaviourConfig): BehaviourProfile {
   return {
     device: v.key,
     eligible,
-    ...(eligible ? {} : { reason: `only ${v.attempts} call attempt(s) (needs ${cfg.minCalls}) and no SIM or SMS facts` }),
+    ...(eligible ? (score >= cfg.threshold && !simFarm ? { reason: notFarmReason(features, cfg) } : {})
+      : { reason: `only ${v.attempts} call attempt(s) (needs ${cfg.minCalls}) and no SIM or SMS facts` }),
     score, simFarm, features, counters, calls, firstSeen, lastSeen,
   };
 }
@@ -1174,4 +1175,12 @@ function measureVerificationSms(v: View): Measured {
     explain: `verification codes on ${withCodes.length} SIM channel(s): ${codes} of ${v.smsSeen} SMS${top ? ` (${top})` : ''}`,
     refs: withCodes.flatMap((ch) => ch.codeRefs),
   };
+}
+
+/** Why a device whose score reached the threshold still is not called a SIM farm. */
+function notFarmReason(features: FeatureResult[], cfg: BehaviourConfig): string {
+  const fired = features.filter((f) => f.fired);
+  if (fired.length < cfg.minFeatures) return `only ${fired.length} feature(s) fired (needs ${cfg.minFeatures})`;
+  return `its traffic looks like a farm's but it holds no SIM line of its own (none of ${lineHostingFeatures.join(', ')} fired): `
+    + 'it places or carries the calls, as the softswitch that drives a farm does';
 }

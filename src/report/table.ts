@@ -54,10 +54,11 @@ function counterText(c: BehaviourCounters): string {
 function profileLines(report: ReplayReport): string[] {
   const below = (report.behaviour?.profiles ?? []).filter((p) => p.eligible && !p.simFarm);
   if (below.length === 0) return [];
-  const out = ['', `BEHAVIOUR BELOW THE SIM-FARM THRESHOLD (${below.length} device(s))`];
+  const out = ['', `BEHAVIOUR SCORED, NOT A SIM FARM (${below.length} device(s))`];
   for (const p of below.slice(0, 20)) {
     const fired = p.features.filter((f) => f.fired).map((f) => f.name);
     out.push(`  ${p.device}  score ${p.score.toFixed(2)}; fired: ${fired.length ? fired.join(', ') : 'none'}`);
+    if (p.reason) out.push(`      not a SIM farm: ${p.reason}`);
     out.push(`      ${counterText(p.counters)}`);
   }
   if (below.length > 20) out.push(`  … and ${below.length - 20} more (see --json)`);
