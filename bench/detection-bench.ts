@@ -54,8 +54,13 @@ function manifests(): Entry[] {
   return files.flatMap((f) => (JSON.parse(readFileSync(f, 'utf8')) as { captures: Entry[] }).captures);
 }
 
-/** The device key a manifest row names in a result: by MAC when given, else the device holding the IP. */
+/**
+ * The device key a manifest row names in a result: an address never bound to a MAC (a remote
+ * server, whose frames carry the LAN router's MAC) by its IP; else by MAC when given; else the
+ * device holding the IP.
+ */
 function keyOf(r: DetectionResult, d: { ip?: string; mac?: string }): string | undefined {
+  if (d.ip && r.devices.some((x) => x.key === `ip:${d.ip}`)) return `ip:${d.ip}`;
   if (d.mac) {
     const k = `mac:${d.mac.toLowerCase()}`;
     if (r.devices.some((x) => x.key === k)) return k;
@@ -101,8 +106,8 @@ async function analyse(path: string): Promise<Run> {
   return { final: engine.finish(), firstSeenAfterS };
 }
 
-interface Tally { tp: number; fp: number; fn: number; misses: string[]; falseAlarms: string[] }
-const tally = (): Tally => ({ tp: 0, fp: 0, fn: 0, misses: [], falseAlarms: [] });
+interface Tally { tp: number; fp: number; fn: number; tn: number; misses: string[]; falseAlarms: string[] }
+const tally = (): Tally => ({ tp: 0, fp: 0, fn: 0, tn: 0, misses: [], falseAlarms: [] });
 const pr = (t: Tally) => ({
   precision: t.tp + t.fp > 0 ? t.tp / (t.tp + t.fp) : null,
   recall: t.tp + t.fn > 0 ? t.tp / (t.tp + t.fn) : null,
@@ -146,8 +151,12 @@ async function main(): Promise<number> {
       for (const [dev, f] of gatewayPred) { fam(f).fp++; fam(f).falseAlarms.push(`${e.file} ${dev}`); }
       for (const dev of serverPred) { fam('sms-server').fp++; fam('sms-server').falseAlarms.push(`${e.file} ${dev}`); }
       for (const dev of farmPred) { beh('sim-farm').fp++; beh('sim-farm').falseAlarms.push(`${e.file} ${dev}`); }
-      for (const [dev, names] of fired) {
-        for (const [b, feats] of Object.entries(BEHAVIOUR_FEATURES)) if (feats.some((n) => names.has(n))) { beh(b).fp++; beh(b).falseAlarms.push(`${e.file} ${dev}`); }
+      beh('sim-farm').tn += r.devices.filter((x) => !farmPred.has(x.key)).length;
+      for (const x of r.devices) {
+        const names = fired.get(x.key);
+        for (const [b, feats] of Object.entries(BEHAVIOUR_FEATURES)) {
+          if (names && feats.some((n) => names.has(n))) { beh(b).fp++; beh(b).falseAlarms.push(`${e.file} ${x.key}`); } else beh(b).tn++;
+        }
       }
     } else {
       for (const d of e.expect.devices ?? []) {
@@ -178,12 +187,14 @@ async function main(): Promise<number> {
         if (d.simFarm && said) { t.tp++; took('sim-farm', at('sim-farm', key)); }
         else if (d.simFarm) { t.fn++; t.misses.push(`${e.file} ${key}`); }
         else if (said) { t.fp++; t.falseAlarms.push(`${e.file} ${key}`); }
+        else t.tn++;
         for (const [b, feats] of Object.entries(BEHAVIOUR_FEATURES)) {
           const has = (d.behaviours ?? []).includes(b);
           const shown = feats.some((n) => fired.get(key)?.has(n));
           if (has && shown) beh(b).tp++;
           else if (has) { beh(b).fn++; beh(b).misses.push(`${e.file} ${key}`); }
           else if (shown) { beh(b).fp++; beh(b).falseAlarms.push(`${e.file} ${key}`); }
+          else beh(b).tn++;
         }
       }
     }
@@ -210,10 +221,10 @@ async function main(): Promise<number> {
     return 0;
   }
   const pct = (x: number | null) => (x === null ? '  n/a' : `${(100 * x).toFixed(1).padStart(5)}%`);
-  const lines = [`detection quality on ${entries.length} fixtures (${out.rules})`, '', 'per family / role          precision  recall   TP  FP  FN'];
+  const lines = [`detection quality on ${entries.length} fixtures (${out.rules})`, '', 'per family / role          precision  recall   TP  FP  FN  TN (behaviour: devices counted as negatives)'];
   for (const [k, t] of Object.entries(out.families)) lines.push(`  ${k.padEnd(24)} ${pct(t.precision)}   ${pct(t.recall)}  ${String(t.tp).padStart(3)} ${String(t.fp).padStart(3)} ${String(t.fn).padStart(3)}`);
   lines.push('', 'per behaviour');
-  for (const [k, t] of Object.entries(out.behaviours)) lines.push(`  ${k.padEnd(24)} ${pct(t.precision)}   ${pct(t.recall)}  ${String(t.tp).padStart(3)} ${String(t.fp).padStart(3)} ${String(t.fn).padStart(3)}`);
+  for (const [k, t] of Object.entries(out.behaviours)) lines.push(`  ${k.padEnd(24)} ${pct(t.precision)}   ${pct(t.recall)}  ${String(t.tp).padStart(3)} ${String(t.fp).padStart(3)} ${String(t.fn).padStart(3)} ${String(t.tn).padStart(3)}`);
   const wrong = [...Object.entries(out.families), ...Object.entries(out.behaviours)].flatMap(([k, t]) => [...t.misses.map((m) => `  missed ${k}: ${m}`), ...t.falseAlarms.map((m) => `  false ${k}: ${m}`)]);
   if (wrong.length) lines.push('', ...wrong);
   lines.push('', `time from the first packet to the finding (capture time, checked every ${CHECK_EVERY_S} s)`);
