@@ -200,7 +200,7 @@ async function main(): Promise<number> {
     }
     perFixture.push({
       file: e.file, negative: !!e.negative,
-      gateways: [...gatewayPred].map(([d, f]) => `${d}=${f}`), simFarms: [...farmPred],
+      gateways: [...gatewayPred].map(([d, f]) => `${d}=${f}`), simFarms: [...farmPred].map((d) => `${d} after ${at('sim-farm', d)?.toFixed(1) ?? '?'} s`),
       scores: (r.behaviour?.profiles ?? []).filter((p) => p.eligible).slice(0, 4).map((p) => `${p.device} ${p.score.toFixed(2)}`),
     });
   }
@@ -229,6 +229,7 @@ async function main(): Promise<number> {
   if (wrong.length) lines.push('', ...wrong);
   lines.push('', `time from the first packet to the finding (capture time, checked every ${CHECK_EVERY_S} s)`);
   for (const [k, v] of Object.entries(out.timeToFindingS)) lines.push(`  ${k.padEnd(24)} median ${v.median?.toFixed(1)} s, max ${v.max.toFixed(1)} s (n=${v.n})`);
+  for (const p of perFixture) if ((p.simFarms as string[]).length) lines.push(`  sim-farm in ${String(p.file)}: ${(p.simFarms as string[]).join(', ')}`);
   lines.push(`{"bench":"detection","families":${JSON.stringify(Object.fromEntries(Object.entries(out.families).map(([k, t]) => [k, [t.precision, t.recall]])))},"behaviours":${JSON.stringify(Object.fromEntries(Object.entries(out.behaviours).map(([k, t]) => [k, [t.precision, t.recall]])))}}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
