@@ -16,6 +16,7 @@
  * SYNTHETIC input built here; timings are medians, printed, never asserted. Target (issue): RSS
  * under 200 MB with 20,000 concurrent calls.
  */
+import { Rng } from '../src/modems/simulator/random.js';
 import { RtpTracker } from '../src/behaviour/rtp.js';
 import type { MediaExpectation } from '../src/behaviour/types.js';
 
@@ -52,16 +53,10 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
-/** mulberry32, so every run feeds the same bytes. */
+/** mulberry32 (the simulator's seeded Rng), so every run feeds the same bytes. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /**

@@ -1,11 +1,7 @@
-/** Seeded PRNG (mulberry32) for fuzz-style tests, so a failure reproduces from its seed. */
+import { Rng } from '../../src/modems/simulator/random.js';
+
+/** Seeded PRNG (mulberry32, the simulator's Rng) for fuzz-style tests, so a failure reproduces from its seed. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }

@@ -7,6 +7,7 @@
  * those descriptions, not against real traffic; real fixtures (sipp captures) are tested
  * separately by the lead. Phone numbers are made up in the ranges of number-ranges.json.
  */
+import { seededRandom } from '../../helpers/random.js';
 import { describe, expect, it } from 'vitest';
 import { inspect } from 'node:util';
 import { DeviceBehaviour, hostPort, matchLines, parseContact } from '../../../src/behaviour/features.js';
@@ -20,18 +21,6 @@ const H = 3_600_000;
 
 // ───────────────────────────── generator ─────────────────────────────
 
-/** mulberry32: a small seeded PRNG, so every run draws the same traffic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Reg { aor: string; contact?: string; port?: number; ts: number }
 interface Traffic { calls: Array<{ call: CallRecord; role: 'uac' | 'uas' }>; regs: Reg[] }
 
@@ -40,7 +29,7 @@ class Gen {
   private seq = 0;
   private frame = 1;
   constructor(seed: number) {
-    this.r = prng(seed);
+    this.r = seededRandom(seed);
   }
   uni(a: number, b: number): number {
     return a + (b - a) * this.r();
