@@ -99,4 +99,41 @@ describe('goipwatch run (the probe daemon)', () => {
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
   }, 90_000);
+
+  it('reports a SIM farm found by behaviour alone, with its explanation, over MQTT and in its store', async () => {
+    broker ??= await startMosquitto();
+    const dir = mkdtempSync(join(tmpdir(), 'gw-probe-'));
+    const { config } = await configFromObject({
+      version: 1,
+      probe: { id: 'probe-farm', stateDir: dir },
+      capture: { interfaces: [] },
+      modems: { enabled: false },
+      store: { path: 'probe.db', quotaMb: 16 },
+      mqtt: { url: broker.url, identifiers: 'full' },
+    }, { env: {} });
+    const received: Array<{ topic: string; payload: Record<string, unknown> }> = [];
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    client.on('message', (topic, payload) => received.push({ topic, payload: JSON.parse(payload.toString()) as Record<string, unknown> }));
+    await client.subscribeAsync('goipwatch/probe-farm/findings', { qos: 1 });
+    const probe = await Daemon.start(config, { findingsIntervalMs: 60_000, clock: async () => ({ synced: true, source: 'test' }) });
+    try {
+      // fixtures/behaviour/gw8-hidden-ua.pcap (sipp): an 8-line gateway with no User-Agent, fed as live traffic.
+      await probe.replayAsLive(join(__dirname, '../../fixtures/behaviour/gw8-hidden-ua.pcap'));
+      probe.flushFindings();
+      const farmOf = () => received.find((m) => (m.payload.finding as { kind?: string } | undefined)?.kind === 'sim-farm');
+      await waitFor('the sim-farm finding on MQTT', () => farmOf() !== undefined);
+      const msg = farmOf()!.payload as { schema: string; finding: { device: string; behaviour: { features: Array<{ name: string; fired: boolean }>; calls: unknown[] } } };
+      expect(msg.schema).toBe('goipwatch/findings/2');
+      expect(msg.finding.device).toBe('mac:0a:7c:3e:50:20:08');
+      expect(msg.finding.behaviour.features.filter((f) => f.fired).map((f) => f.name)).toEqual(expect.arrayContaining(['lines', 'lineSaturation', 'mobileShare']));
+      expect(msg.finding.behaviour.calls.length).toBeGreaterThan(0);
+    } finally {
+      await probe.stop();
+      await client.endAsync();
+    }
+    const db = new Database(join(dir, 'probe.db'), { readonly: true });
+    const row = db.prepare("SELECT behaviour FROM findings WHERE kind = 'sim-farm'").get() as { behaviour: string } | undefined;
+    expect(JSON.parse(row!.behaviour)).toMatchObject({ threshold: 0.8, counters: { registeredLines: 8 } });
+    db.close();
+  }, 90_000);
 });
