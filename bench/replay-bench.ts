@@ -460,7 +460,15 @@ async function main(): Promise<number> {
   };
   const nb = results.goipwatchNoBehaviour!;
   // Behaviour analysis (calls + per-stream RTP state) must cost at most 20 % of replay throughput (issue 5).
-  const behaviourCost = { ratio: gw.packetsPerSecond / nb.packetsPerSecond, target: 0.8, met: gw.packetsPerSecond / nb.packetsPerSecond >= 0.8 };
+  // Wall-time throughput is what the issue names; on a shared machine the CPU-time throughput of the
+  // same runs is steadier, so both are printed.
+  const behaviourCost = {
+    ratio: gw.packetsPerSecond / nb.packetsPerSecond,
+    cpuRatio: gw.packetsPerCpuSecond / nb.packetsPerCpuSecond,
+    target: 0.8,
+    met: gw.packetsPerSecond / nb.packetsPerSecond >= 0.8,
+    metByCpu: gw.packetsPerCpuSecond / nb.packetsPerCpuSecond >= 0.8,
+  };
   const ratios = ts ? { packetsPerSecond: gw.packetsPerSecond / ts.packetsPerSecond, peakRss: gw.peakRssMB / ts.peakRssMB } : undefined;
   const targets = {
     packetsPerSecond: { target: TARGET_PPS, measured: gw.packetsPerSecond, met: gw.packetsPerSecond >= TARGET_PPS },
@@ -506,8 +514,8 @@ async function main(): Promise<number> {
   if (ratios) {
     out.push(`goipwatch / tshark   packets/s ${ratios.packetsPerSecond.toFixed(2)}×   peak RSS ${ratios.peakRss.toFixed(2)}×`);
   }
-  out.push(`with / without behaviour analysis   packets/s ${behaviourCost.ratio.toFixed(2)}×   peak RSS ${(gw.peakRssMB / nb.peakRssMB).toFixed(2)}×  ` +
-    `(target ≥ 0.80×: ${behaviourCost.met ? 'met' : 'NOT met'})`);
+  out.push(`with / without behaviour analysis   packets/s ${behaviourCost.ratio.toFixed(2)}× (wall), ${behaviourCost.cpuRatio.toFixed(2)}× (per CPU second)   ` +
+    `peak RSS ${(gw.peakRssMB / nb.peakRssMB).toFixed(2)}×  (target ≥ 0.80×: ${behaviourCost.met ? 'met' : 'NOT met'} by wall time, ${behaviourCost.metByCpu ? 'met' : 'NOT met'} by CPU time)`);
   out.push(`target  ≥ ${fmtInt(TARGET_PPS)} packets/s (full analysis, one core): measured ${fmtInt(gw.packetsPerSecond)} → ${targets.packetsPerSecond.met ? 'met' : `NOT met (${(gw.packetsPerSecond / TARGET_PPS).toFixed(2)}× of target)`}`);
   out.push(`target  peak RSS < ${TARGET_RSS_MB} MB: measured ${fmt1(gw.peakRssMB)} MB → ${targets.peakRssMB.met ? 'met' : 'NOT met'}`);
   if (hot) {
