@@ -4,7 +4,7 @@
  *
  *   observe(SipObservation) ──► CallTracker ──onCallClosed──► DeviceBehaviour(uac ip), (uas ip)
  *                                   └─onMedia──► RtpTracker.expect
- *   packet(…) (pipeline hot path) ──► RtpTracker ──onStreamClosed──► DeviceBehaviour(src ip), (dst ip)
+ *   rtpSink.packet(…) (pipeline hot path) ──► RtpTracker ──onStreamClosed──► DeviceBehaviour(src ip), (dst ip)
  *   observe(REGISTER | keep-alive | SMS …) ──► DeviceBehaviour
  *   profiles(keyOf) ──► one BehaviourProfile per device (IP-keyed state grouped under the device key)
  *
@@ -30,7 +30,7 @@ export interface BehaviourStats {
 /** Sweep the trackers' timeouts at most this often, in capture time. */
 const SWEEP_EVERY_MS = 1000;
 
-export class BehaviourEngine implements RtpPacketSink {
+export class BehaviourEngine {
   private readonly calls: CallTracker;
   private readonly rtp: RtpTracker;
   private readonly devices = new Map<string, DeviceBehaviour>();
@@ -46,6 +46,9 @@ export class BehaviourEngine implements RtpPacketSink {
         this.device(s.src.ip)?.addRtp(s, 'src');
         this.device(s.dst.ip)?.addRtp(s, 'dst');
       },
+      // The tracker itself is the pipeline's RTP sink (no wrapper call per packet); it calls back
+      // once a second of capture time so that the call timeouts run during RTP-only stretches too.
+      onTick: (ts) => this.tick(ts),
     });
     this.calls = new CallTracker({
       maxOpenCalls: l.maxOpenCalls,
@@ -86,10 +89,9 @@ export class BehaviourEngine implements RtpPacketSink {
     this.rtp.sweep(ts);
   }
 
-  /** The pipeline's RTP hook: one compare for the sweep clock, then the tracker. */
-  packet(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, sport: number, dport: number, ts: number, file: number, frame: number): void {
-    if (ts - this.lastSweep >= SWEEP_EVERY_MS) this.tick(ts);
-    this.rtp.packet(b, off, end, ipv, ab, srcOff, dstOff, sport, dport, ts, file, frame);
+  /** Where the capture pipeline sends RTP-looking payloads: the tracker itself. */
+  get rtpSink(): RtpPacketSink {
+    return this.rtp;
   }
 
   observe(o: Observation): void {

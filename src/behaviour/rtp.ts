@@ -43,6 +43,11 @@ export interface RtpTrackerOptions {
   /** Capture time after which an expectation no longer matches new streams, ms. Default 4 h. */
   expectationTtlMs?: number;
   onStreamClosed: (s: RtpStreamStats) => void;
+  /**
+   * Called from packet() at most once per second of capture time, with the packet's time: lets the
+   * owner run its timeouts without wrapping the hot path in a call of its own.
+   */
+  onTick?: (ts: number) => void;
 }
 
 // ───────────────────────────── RFC 3551 static payload types ─────────────────────────────
@@ -190,6 +195,8 @@ export class RtpTracker {
   private readonly maxExpectations: number;
   private readonly expectationTtlMs: number;
   private readonly onStreamClosed: (s: RtpStreamStats) => void;
+  private readonly onTick: ((ts: number) => void) | undefined;
+  private nextTick = -Infinity;
 
   /** Open addressing, linear probing: slot + 1 at the stream's hash & tabMask or after it; 0 = empty. Load ≤ ½. */
   private tab: Int32Array;
@@ -220,6 +227,7 @@ export class RtpTracker {
     this.maxExpectations = Math.max(1, Math.floor(opts.maxExpectations ?? DEFAULTS.maxExpectations));
     this.expectationTtlMs = opts.expectationTtlMs ?? DEFAULTS.expectationTtlMs;
     this.onStreamClosed = opts.onStreamClosed;
+    this.onTick = opts.onTick;
     this.cap = Math.min(this.maxStreams, 1024);
     const rows = new ArrayBuffer(this.cap * IW * 4);
     this.I = new Int32Array(rows);
@@ -248,6 +256,10 @@ export class RtpTracker {
   // ───────────────────────────── hot path ─────────────────────────────
 
   packet(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, sport: number, dport: number, ts: number, file: number, frame: number): void {
+    if (ts >= this.nextTick && this.onTick !== undefined) {
+      this.nextTick = ts + 1000;
+      this.onTick(ts);
+    }
     if (end - off < 12) return;
     const b1 = b[off + 1]!;
     // RFC 5761 §4: RTCP packet types 200–204 are RTP marker 1 + PT 72–76, which RTP must not use.
@@ -385,7 +397,7 @@ export class RtpTracker {
       if ((flags & TRANSIT) !== 0) {
         let d = (ts - F[q + F_PREVARR]!) * F[q + F_RATE]! - ((rtp - I[r + I_PREVRTP]!) | 0);
         if (d < 0) d = -d;
-        F[q + F_JITTER] += (d - F[q + F_JITTER]!) / 16;
+        F[q + F_JITTER] += (d - F[q + F_JITTER]!) * 0.0625; // ÷ 16, exact in binary floating point
       } else {
         flags |= TRANSIT;
         I[r + I_FLAGS] = flags;

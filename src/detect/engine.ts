@@ -96,7 +96,7 @@ export class DetectionEngine {
 
   /** Where the capture pipeline sends RTP when behaviour analysis is on (`new CapturePipeline(…, …, engine.rtpSink)`). */
   get rtpSink(): RtpPacketSink | undefined {
-    return this.behaviour;
+    return this.behaviour?.rtpSink;
   }
 
   /** End of input (a replay): open calls and RTP streams are closed as they stand. A live probe never calls this. */
