@@ -37,3 +37,19 @@ Expires: 7200
 Content-Length: 0
 
 `);
+
+/**
+ * A GoIP-shaped SDP offer, LF line ends (callers convert): built from goip-protocols.md §1.4 and §4
+ * [RE] — origin template `userX 20000001`, codec order 8 0 18 4, DTMF 101, ptime 20.
+ */
+export const GOIP_SDP_OFFER = `v=0
+o=userX 20000001 20000001 IN IP4 192.168.1.30
+s=DBL Session
+c=IN IP4 192.168.1.30
+t=0 0
+m=audio 10000 RTP/AVP 8 0 18 4 101
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+`;

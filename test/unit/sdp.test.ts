@@ -3,6 +3,7 @@
  * SDES offer, a GoIP offer built for this test from goip-protocols.md §1.4/§4 ([RE] only: origin
  * template, payload list, ptime, SAVP without a=crypto), and synthetic ones marked as such.
  */
+import { GOIP_SDP_OFFER } from '../helpers/sip-samples.js';
 import { describe, expect, it } from 'vitest';
 import { summarizeSdp } from '../../src/protocols/sdp.js';
 import type { SdpSummary } from '../../src/protocols/types.js';
@@ -53,18 +54,8 @@ m=audio 49170 RTP/SAVP 0
 a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4;inline:QUJjZGVmMTIzNDU2Nzg5QUJDREUwMTIzNDU2Nzg5|2^20|2:4 FEC_ORDER=FEC_SRTP
 `);
 
-// Built for this test from goip-protocols.md §1.4 and §4 [RE]: origin template, codec order, DTMF 101, ptime 20.
-const GOIP_OFFER = crlf(`v=0
-o=userX 20000001 20000001 IN IP4 192.168.1.30
-s=DBL Session
-c=IN IP4 192.168.1.30
-t=0 0
-m=audio 10000 RTP/AVP 8 0 18 4 101
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-`);
+// goip-protocols.md §1.4 and §4 [RE] (test/helpers/sip-samples.ts).
+const GOIP_OFFER = crlf(GOIP_SDP_OFFER);
 
 describe('summarizeSdp', () => {
   it('reads the GoIP offer: origin template, static codecs, DTMF, ptime ([RE], §1.4/§4)', () => {

@@ -8,6 +8,7 @@
  * - URI samples from RFC 3261 §19.1.3 and RFC 3966 §3/§7, others marked synthetic;
  * - fixtures/negative-pbx-trunk.pcap (sipp), checked against tshark.
  */
+import { GOIP_SDP_OFFER } from '../../helpers/sip-samples.js';
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,17 +28,7 @@ const SS: Endpoint = { ip: '192.0.2.10', port: 5060 };
 const T0 = 1_717_000_000_000;
 
 // goip-protocols.md §1.4/§4 [RE]: origin template, codec order, DTMF 101, ptime 20.
-const GOIP_OFFER = `v=0
-o=userX 20000001 20000001 IN IP4 192.168.1.30
-s=DBL Session
-c=IN IP4 192.168.1.30
-t=0 0
-m=audio 10000 RTP/AVP 8 0 18 4 101
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-`;
+const GOIP_OFFER = GOIP_SDP_OFFER;
 // Synthetic: the softswitch's answer (PCMA + DTMF).
 const SS_ANSWER = `v=0
 o=- 311 311 IN IP4 192.0.2.20
