@@ -1,7 +1,7 @@
 /**
  * The real serial port behind the SerialBinding seam, and the reopen loop for USB unplugs.
  *
- *   NodeSerialBinding ── serialport 13 (autoOpen false, lock true) ── /dev/serial/by-path/…
+ *   NodeSerialBinding ── serialport 13 stream, hang-up aware (serial-port.ts) ── /dev/serial/by-path/…
  *        │ onData(chunk)            'data'
  *        │ onClose(err)  ◄───────── 'close' with DisconnectedError (err.disconnected) on unplug (§4)
  *        ▼
@@ -15,9 +15,10 @@
  * SerialPort.list() is not used anywhere: it needs udevadm (§4); see discovery.ts.
  */
 import type { Logger } from 'pino';
-import { SerialPort } from 'serialport';
+import type { SerialPortStream } from '@serialport/stream';
 import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
 import { componentLogger } from '../log.js';
+import { createSerialPort } from './serial-port.js';
 import type { SerialBinding } from './types.js';
 
 export interface NodeSerialBindingOptions {
@@ -34,7 +35,7 @@ export class NodeSerialBinding implements SerialBinding {
   private readonly baudRate: number;
   private readonly lock: boolean;
   private readonly log: Logger;
-  private port: SerialPort | undefined;
+  private port: SerialPortStream | undefined;
   private closingByUs = false;
   private readonly dataListeners: Array<(chunk: Buffer) => void> = [];
   private readonly closeListeners: Array<(error?: Error) => void> = [];
@@ -52,7 +53,7 @@ export class NodeSerialBinding implements SerialBinding {
 
   async open(): Promise<void> {
     if (this.isOpen) return;
-    const port = new SerialPort({ path: this.path, baudRate: this.baudRate, autoOpen: false, lock: this.lock });
+    const port = createSerialPort({ path: this.path, baudRate: this.baudRate, lock: this.lock });
     port.on('data', (chunk: Buffer) => {
       for (const l of this.dataListeners) l(chunk);
     });
@@ -95,7 +96,7 @@ export class NodeSerialBinding implements SerialBinding {
     this.closeListeners.push(listener);
   }
 
-  private onPortClose(port: SerialPort, err: Error | null): void {
+  private onPortClose(port: SerialPortStream, err: Error | null): void {
     if (port !== this.port) return; // a port object we already gave up on
     this.port = undefined;
     const byUs = this.closingByUs;

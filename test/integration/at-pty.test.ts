@@ -9,11 +9,12 @@ import { mkdtemp, mkdir, realpath, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { SerialPort } from 'serialport';
+import type { SerialPortStream } from '@serialport/stream';
 import { ReadlineParser } from '@serialport/parser-readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AtChannel } from '../../src/at/channel.js';
 import { listSerialPorts, probePort } from '../../src/at/discovery.js';
+import { createSerialPort } from '../../src/at/serial-port.js';
 import { backoffDelayMs, NodeSerialBinding, ReconnectingPort } from '../../src/at/serial-binding.js';
 import type { Urc } from '../../src/at/types.js';
 import { startPtyPair, type PtyPair } from '../helpers/pty.js';
@@ -28,8 +29,8 @@ const SCRIPT: Record<string, string | null> = {
 };
 
 /** The device end: reads commands ending in CR, echoes them if asked, answers from SCRIPT. */
-async function startResponder(path: string, echo: boolean): Promise<SerialPort> {
-  const port = new SerialPort({ path, baudRate: 115_200, autoOpen: false });
+async function startResponder(path: string, echo: boolean): Promise<SerialPortStream> {
+  const port = createSerialPort({ path, baudRate: 115_200 });
   port.on('error', () => undefined); // the unplug also reaches this end; the test looks at the host end
   port.pipe(new ReadlineParser({ delimiter: '\r' })).on('data', (cmd: string) => {
     const reply = cmd in SCRIPT ? SCRIPT[cmd] : '\r\nERROR\r\n';
@@ -54,7 +55,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch((e: unknown) => errors.push(e));
   if (errors.length > 0) throw new AggregateError(errors, 'cleanup failed');
 });
-function closePort(p: SerialPort): Promise<void> {
+function closePort(p: SerialPortStream): Promise<void> {
   return new Promise((resolve) => (p.isOpen ? p.close(() => resolve()) : resolve()));
 }
 

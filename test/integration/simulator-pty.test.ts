@@ -1,20 +1,22 @@
 /**
- * The simulated bank through real pseudo-terminals (socat + serialport, DESIGN.md §7): a raw
- * SerialPort on the client side, no AtChannel. Unplug/replug, a mid-command unplug, replay of a
- * recorded transcript, and no socat left behind.
+ * The simulated bank through real pseudo-terminals (socat + serialport, DESIGN.md §7): a plain
+ * serialport stream on the client side (the hang-up aware one of src/at/serial-port.ts), no
+ * AtChannel. Unplug/replug, a mid-command unplug, replay of a recorded transcript, and no socat
+ * left behind.
  */
 import { lstat, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SerialPort } from 'serialport';
+import type { SerialPortStream } from '@serialport/stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePdu } from '../../src/at/pdu.js';
+import { createSerialPort } from '../../src/at/serial-port.js';
 import { serialiseTranscript } from '../../src/at/transcript.js';
 import type { TranscriptEntry } from '../../src/at/types.js';
 import { luhnValid, SimulatedBank, startReplayBank } from '../../src/modems/simulator/index.js';
 
 interface Client {
-  port: SerialPort;
+  port: SerialPortStream;
   /** Send a line, resolve with everything received until `done` matches (or reject on timeout). */
   ask(cmd: string, done?: RegExp, timeoutMs?: number): Promise<string>;
   closed: Promise<(Error & { disconnected?: boolean }) | null>;
@@ -24,7 +26,7 @@ interface Client {
 const FINAL = /\r\n(OK|ERROR|\+CME ERROR: .*|\+CMS ERROR: .*)\r\n$/;
 
 async function connect(path: string): Promise<Client> {
-  const port = new SerialPort({ path, baudRate: 115200, autoOpen: false });
+  const port = createSerialPort({ path, baudRate: 115200 });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
   let buf = '';
   let waiter: (() => void) | undefined;

@@ -15,7 +15,8 @@ import { ErrorCodes, GoipwatchError } from '../../errors.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lstat, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { SerialPort } from 'serialport';
+import type { SerialPortStream } from '@serialport/stream';
+import { createSerialPort } from '../../at/serial-port.js';
 import { componentLogger } from '../../log.js';
 
 /** What a PTY link can carry: SimulatedModem and TranscriptModem both fit. */
@@ -62,7 +63,7 @@ export async function exists(path: string): Promise<boolean> {
 
 export class PtyLink {
   private proc: ChildProcess | undefined;
-  private port: SerialPort | undefined;
+  private port: SerialPortStream | undefined;
   private detach: Array<() => void> = [];
   private readonly log;
 
@@ -144,7 +145,7 @@ export class PtyLink {
   }
 
   private async openDevice(): Promise<void> {
-    const port = new SerialPort({ path: this.opts.devicePath, baudRate: 115200, autoOpen: false });
+    const port = createSerialPort({ path: this.opts.devicePath, baudRate: 115200 });
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(new SimulatorError('cannot open the device side of the PTY', { path: this.opts.devicePath }, { cause: err })) : resolve())));
     this.port = port;
     const device = this.opts.device;
