@@ -84,6 +84,13 @@ export class LiveCapture {
     return { iface: this.opts.iface, frames: this.frames, received: s?.ps_recv ?? 0, droppedByKernel: s?.ps_drop ?? 0, droppedByInterface: s?.ps_ifdrop ?? 0 };
   }
 
+  /**
+   * Stop delivering frames. The binding's close() only calls pcap_breakloop(): the poll handle and
+   * the pcap handle are released by the next dispatch after a packet arrives (pcap_session.cc
+   * FinalizeClose), and a dispatch without a packet returns 0 and releases nothing. On a quiet
+   * interface, or behind a filter, the handle therefore stays open and keeps the event loop alive;
+   * `goipwatch run` exits explicitly once it has stopped (src/cli/run.ts).
+   */
   stop(): void {
     this.session?.close();
     this.session = undefined;

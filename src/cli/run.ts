@@ -28,5 +28,8 @@ export function registerRun(program: Command): void {
       });
       log.info('stopping');
       await daemon.stop();
+      // Everything is stored and the broker told; a live capture handle may still hold the event
+      // loop (LiveCapture.stop), so leave rather than wait for a packet that may never come.
+      setTimeout(() => process.exit(), 200).unref();
     });
 }
