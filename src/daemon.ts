@@ -40,7 +40,7 @@ import { ClockTracker } from './clock.js';
 export interface DaemonOptions {
   /** MQTT protocol version (5 unless the broker lacks it, like the demo's embedded one). */
   mqttProtocolVersion?: 4 | 5;
-  /** ms between taking results from the detector (default 10 s). */
+  /** ms between taking results from the detector (default: capture.reportIntervalS of the config). */
   findingsIntervalMs?: number;
   /** ms between retention passes (default 10 min). */
   retentionIntervalMs?: number;
@@ -293,7 +293,7 @@ export class Daemon {
       }, ms);
       this.timers.push(t);
     };
-    every(this.opts.findingsIntervalMs ?? 10_000, () => this.flushFindings());
+    every(this.opts.findingsIntervalMs ?? this.config.capture.reportIntervalS * 1000, () => this.flushFindings());
     every(30_000, () => this.checkClock());
     every(this.config.heartbeat.intervalS * 1000, () => this.heartbeat());
     every(this.opts.retentionIntervalMs ?? 600_000, () => this.store.retain());

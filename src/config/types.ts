@@ -25,6 +25,8 @@ export interface CaptureConfig {
   bufferSizeMb: number;
   /** Bytes per packet (64–262144). */
   snaplen: number;
+  /** Seconds between taking the detector's results into the store and the outbox (1–3600). */
+  reportIntervalS: number;
 }
 
 export interface ModemPortConfig {
