@@ -160,15 +160,19 @@ export async function checkSerialAccess(config: GoipwatchConfig, ports: string[]
   if (!config.modems.enabled) return { name, ok: true, skipped: true, detail: 'modems.enabled is false' };
   const fix = 'the service gets the dialout group from SupplementaryGroups=dialout; for a shell: sudo usermod -aG dialout $USER and log in again; check the udev rule sets GROUP="dialout"';
   const denied = [];
+  let tried = 0;
   for (const p of ports) {
     try {
       await access(p, constants.R_OK | constants.W_OK);
+      tried++;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') denied.push(p); // missing ports are the "serial ports" check's business
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // missing ports are the "serial ports" check's business
+      tried++;
+      denied.push(p);
     }
   }
   if (denied.length > 0) return { name, ok: false, detail: `no read/write access to ${denied.join(', ')}`, fix };
-  if (ports.length > 0) return { name, ok: true, detail: `read/write on ${ports.length} ports` };
+  if (tried > 0) return { name, ok: true, detail: `read/write on ${tried} port${tried === 1 ? '' : 's'}` };
   const uid = opts.uid ?? process.getuid?.() ?? -1;
   const dialout = /^dialout:[^:]*:(\d+):/m.exec(await readFile('/etc/group', 'utf8').catch((e: unknown) => `# ${describeError(e)}`))?.[1];
   const member = uid === 0 || (dialout !== undefined && (process.getgroups?.() ?? []).includes(Number(dialout)));

@@ -18,7 +18,7 @@
  * not under /dev/serial (the in-process daemon test covers surveys). The broker here is plain
  * MQTT without credentials (TLS is tested in mqtt-reporter.test.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +28,7 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { freePort, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -41,9 +41,15 @@ async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void
   }
 }
 
+type ConfigDoc = Record<string, Record<string, unknown>>;
+
+function exampleConfig(): ConfigDoc {
+  return parse(readFileSync(join(ROOT, 'config', 'goipwatch.example.yaml'), 'utf8')) as ConfigDoc;
+}
+
 /** The example config with the values a field officer sets for a site, written to `dir`. */
 function siteConfig(dir: string, brokerUrl: string, udpPort: number): string {
-  const cfg = parse(readFileSync(join(ROOT, 'config', 'goipwatch.example.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
+  const cfg = exampleConfig();
   cfg.probe = { ...cfg.probe, id: 'probe-proc', stateDir: dir };
   cfg.capture = { ...cfg.capture, interfaces: ['lo'], filter: `udp port ${udpPort}`, reportIntervalS: 1 };
   cfg.modems = { ...cfg.modems, enabled: false };
@@ -191,4 +197,43 @@ describe('goipwatch run as a process', () => {
     const twice = received.length - unique.size;
     expect(twice).toBeLessThan(stored.length / 2);
   }, 120_000);
+
+  it('doctor: a clean bill for a probe set up as the example says, and a fix for each fault of a broken one', async () => {
+    const tls = await startMosquitto({ tls: { requireCertificate: true } });
+    const dir = mkdtempSync(join(tmpdir(), 'gw-doctor-'));
+    try {
+      const password = join(dir, 'mqtt-password');
+      writeFileSync(password, 'not-logged\n', { mode: 0o640 });
+      const cfg = exampleConfig();
+      cfg.probe = { ...cfg.probe, id: 'probe-doc', stateDir: dir };
+      cfg.capture = { ...cfg.capture, interfaces: ['lo'] };
+      cfg.modems = { ...cfg.modems, enabled: false };
+      // The example's TLS shape: the site CA, a client certificate, a password file.
+      cfg.mqtt = { ...cfg.mqtt, url: tls.url, passwordFile: password, tls: { ca: tls.tls!.caFile, cert: tls.tls!.clientCertFile, key: tls.tls!.clientKeyFile, rejectUnauthorized: true } };
+      const good = join(dir, 'good.yaml');
+      writeFileSync(good, stringify(cfg));
+      const clean = spawnSync(process.execPath, [CLI, 'doctor', '--config', good], { encoding: 'utf8' });
+      expect(clean.stdout).toContain('all checks passed');
+      expect(clean.stdout).not.toContain('FAIL');
+      expect(clean.stdout).toMatch(/ok +broker TLS/);
+      expect(clean.stdout + clean.stderr).not.toContain('not-logged');
+      expect(clean.status).toBe(0);
+
+      // Broken: a typo in the interface, the broker address of another site, a modem port that is not there.
+      cfg.capture = { ...cfg.capture, interfaces: ['etho0'] };
+      cfg.mqtt = { ...cfg.mqtt, url: `mqtts://127.0.0.1:${await freePort()}` };
+      cfg.modems = { ...cfg.modems, enabled: true, ports: [{ path: '/dev/serial/by-path/platform-usb-0:9.9:1.0-port0' }] };
+      const bad = join(dir, 'bad.yaml');
+      writeFileSync(bad, stringify(cfg));
+      const broken = spawnSync(process.execPath, [CLI, 'doctor', '--config', bad], { encoding: 'utf8' });
+      expect(broken.status).toBe(1);
+      for (const check of ['capture interfaces', 'broker reachable', 'serial ports']) {
+        // Each failed check is followed by the line that says how to fix it.
+        expect(broken.stdout).toMatch(new RegExp(`FAIL +${check} .*\\n +fix: \\S`));
+      }
+      expect(broken.stdout).toMatch(/\d+ checks failed/);
+    } finally {
+      await tls.dispose();
+    }
+  });
 });
