@@ -14,13 +14,15 @@
  *   goipwatch run --config <example with site values> ──► goipwatch.db ──► mosquitto ──► observer
  *
  * The site values are the ones the example's comments tell a field officer to set (probe id,
- * state dir, interface, broker URL); the modem bank is off because the simulated bank's PTYs are
- * not under /dev/serial (the in-process daemon test covers surveys). The broker here is plain
- * MQTT without credentials (TLS is tested in mqtt-reporter.test.ts).
+ * state dir, interface, modem ports, broker URL). The modem bank is the simulated one on socat
+ * PTYs, its links made under /dev/shm because the schema takes device paths only (on a probe they
+ * are /dev/serial/by-path/…). The broker here is plain MQTT without credentials (TLS: the doctor
+ * test below, and mqtt-reporter.test.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +30,7 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { SimulatedBank } from '../../src/modems/simulator/index.js';
 import { freePort, startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -48,11 +51,11 @@ function exampleConfig(): ConfigDoc {
 }
 
 /** The example config with the values a field officer sets for a site, written to `dir`. */
-function siteConfig(dir: string, brokerUrl: string, udpPort: number): string {
+function siteConfig(dir: string, brokerUrl: string, udpPort: number, modemPorts: string[]): string {
   const cfg = exampleConfig();
   cfg.probe = { ...cfg.probe, id: 'probe-proc', stateDir: dir };
   cfg.capture = { ...cfg.capture, interfaces: ['lo'], filter: `udp port ${udpPort}`, reportIntervalS: 1 };
-  cfg.modems = { ...cfg.modems, enabled: false };
+  cfg.modems = { ...cfg.modems, enabled: true, ports: modemPorts.map((path) => ({ path })) };
   const { username: _u, passwordFile: _p, tls: _t, ...mqttRest } = cfg.mqtt!;
   cfg.mqtt = { ...mqttRest, url: brokerUrl, backoff: { initialMs: 200, maxMs: 1000 } };
   cfg.clock = { ntpCheck: false };
@@ -114,10 +117,14 @@ describe('goipwatch run as a process', () => {
   let observer: mqtt.MqttClient | undefined;
   let probe: Probe | undefined;
   let traffic: { stop: () => void } | undefined;
+  const bank = new SimulatedBank();
+  let bankDir: string | undefined;
 
   afterAll(async () => {
     traffic?.stop();
     if (probe && probe.child.exitCode === null) probe.child.kill('SIGKILL');
+    await bank.stop();
+    if (bankDir) await rm(bankDir, { recursive: true, force: true });
     await observer?.endAsync(true);
     await broker?.dispose();
   });
@@ -126,13 +133,19 @@ describe('goipwatch run as a process', () => {
     broker = await startMosquitto({ persistence: true });
     const dir = mkdtempSync(join(tmpdir(), 'gw-proc-'));
     const udpPort = 30000 + Math.floor(Math.random() * 20000);
-    const config = siteConfig(dir, broker.url, udpPort);
+    bankDir = await mkdtemp('/dev/shm/goipwatch-bank-');
+    const modemPorts = await bank.start({ ports: 2, seed: 11, profiles: 'quectel-ec25', dir: bankDir });
+    const config = siteConfig(dir, broker.url, udpPort, modemPorts);
 
     // Central monitoring: a persistent session, so nothing is missed while the broker restarts.
     const received: string[] = [];
+    const surveyed: string[] = [];
     observer = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clean: false, clientId: 'central-proc', properties: { sessionExpiryInterval: 600 } });
-    observer.on('message', (_topic, payload) => received.push((JSON.parse(payload.toString()) as { id: string }).id));
-    await observer.subscribeAsync('goipwatch/probe-proc/findings', { qos: 1 });
+    observer.on('message', (topic, payload) => {
+      if (topic.endsWith('/survey')) surveyed.push(payload.toString());
+      else received.push((JSON.parse(payload.toString()) as { id: string }).id);
+    });
+    await observer.subscribeAsync(['goipwatch/probe-proc/findings', 'goipwatch/probe-proc/survey'], { qos: 1 });
 
     // 1. Heavy writes: every device's finding changes with each keep-alive count, so each 1 s
     //    report rewrites ~100 findings and queues ~100 messages. Kill in the middle of it.
@@ -181,6 +194,10 @@ describe('goipwatch run as a process', () => {
 
     db = openStore(dir);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    // The bank was surveyed at each start: both modules, in the store and at central monitoring.
+    const imeis = (db.prepare('SELECT DISTINCT imei FROM modem_surveys').all() as Array<{ imei: string }>).map((r) => r.imei).sort();
+    expect(imeis).toEqual([bank.modem(0).state.imei, bank.modem(1).state.imei].sort());
+    for (const imei of imeis) expect(surveyed.some((text) => text.includes(imei))).toBe(true);
     const stored = (db.prepare("SELECT id FROM outbox WHERE topic = 'findings'").all() as Array<{ id: string }>).map((r) => r.id);
     const devices = (db.prepare("SELECT count(DISTINCT device) n FROM findings").get() as { n: number }).n;
     db.close();
