@@ -315,6 +315,8 @@ export class MqttReporter {
     const code = (err as { code?: unknown }).code;
     const hint = code === 'CERT_NOT_YET_VALID' || code === 'CERT_HAS_EXPIRED' ? 'check the clock (no RTC, NTP not synced yet?)' : undefined;
     const fields = { err: describeError(err), code, hint, attempt: this.counters.failedAttempts };
+    // While stopping, the socket closing under a last write ("write after end") is expected.
+    if (this.stopping) return void this.log.debug(fields, 'MQTT error while stopping');
     // The first failure loudly, the repeats quietly (a broker down for a day is not 10,000 warnings).
     if (this.counters.failedAttempts === 0) this.log.warn(fields, 'MQTT connection problem');
     else this.log.debug(fields, 'MQTT connection problem (repeat)');
