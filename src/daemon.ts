@@ -235,7 +235,7 @@ export class Daemon {
       return true;
     });
     if (!changed.length && !sims.length) return;
-    this.store.write({ findings: changed, outbox: [...changed.map((f) => this.contract.finding(f, notes.get(f.id))), ...sims.map((s) => this.contract.sim(s))] });
+    this.store.write({ findings: changed, findingClocks: notes, outbox: [...changed.map((f) => this.contract.finding(f, notes.get(f.id))), ...sims.map((s) => this.contract.sim(s))] });
     for (const f of changed) this.sent.set(f.id, revision(f, clock.synced));
     this.stats.findingsSent += changed.length;
     this.reporter?.notify();

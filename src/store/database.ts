@@ -163,6 +163,12 @@ const migrations: Array<(db: Db) => void> = [
   (db) => {
     db.exec('ALTER TABLE findings ADD COLUMN behaviour TEXT');
   },
+  // v5: the probe's clock when a finding was taken (JSON {synced, correctedByMs?}; NULL from a
+  // replay, whose times come from the capture file): a Pi without RTC may start in 1970, and a
+  // row must say whether its times are wall-clock times or were corrected after NTP (src/clock.ts).
+  (db) => {
+    db.exec('ALTER TABLE findings ADD COLUMN clock TEXT');
+  },
 ];
 
 export const schemaVersion = migrations.length;

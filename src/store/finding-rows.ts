@@ -8,21 +8,29 @@ import type { EvidenceRef, Finding } from '../detect/model.js';
 /** Serialises a list of refs the way the caller keeps them (resolved to file + SHA-256 in replay, raw on the probe). */
 export type RefsToJson = (refs: EvidenceRef[]) => string;
 
+/** Whether a probe's clock was synchronised when a finding was taken (src/clock.ts); the MQTT payload's `clock`. */
+export interface ClockNote {
+  synced: boolean;
+  /** ms the finding's times were moved once NTP synchronised. */
+  correctedByMs?: number;
+}
+
 export interface FindingWriter {
-  write(f: Finding, runId: number): void;
+  /** `clock` only from the probe; a row keeps its last known clock note when none is given. */
+  write(f: Finding, runId: number, clock?: ClockNote): void;
 }
 
 export function findingWriter(db: Db, refs: RefsToJson): FindingWriter {
-  const finding = db.prepare(`INSERT INTO findings (id, device, kind, family, confidence, score, categories, first_seen, last_seen, run_id, behaviour)
-    VALUES (@id, @device, @kind, @family, @confidence, @score, @categories, @first, @last, @run, @behaviour)
+  const finding = db.prepare(`INSERT INTO findings (id, device, kind, family, confidence, score, categories, first_seen, last_seen, run_id, behaviour, clock)
+    VALUES (@id, @device, @kind, @family, @confidence, @score, @categories, @first, @last, @run, @behaviour, @clock)
     ON CONFLICT(id) DO UPDATE SET family = @family, confidence = @confidence, score = @score, categories = @categories,
       first_seen = min(first_seen, @first), last_seen = max(last_seen, @last), run_id = @run, updated_runs = updated_runs + 1,
-      behaviour = coalesce(@behaviour, behaviour)`);
+      behaviour = coalesce(@behaviour, behaviour), clock = coalesce(@clock, clock)`);
   const evidence = db.prepare(`INSERT INTO evidence (finding_id, signature, family, category, strength, weight, summary, source, count, refs)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(finding_id, signature) DO UPDATE SET summary = excluded.summary, count = excluded.count, refs = excluded.refs, weight = excluded.weight`);
   return {
-    write(f: Finding, runId: number): void {
+    write(f: Finding, runId: number, clock?: ClockNote): void {
       const b = f.behaviour;
       const behaviour = b === undefined ? null : JSON.stringify({
         ...b,
@@ -30,7 +38,8 @@ export function findingWriter(db: Db, refs: RefsToJson): FindingWriter {
         calls: b.calls.map((c) => ({ ...c, ref: (JSON.parse(refs([c.ref])) as unknown[])[0] })),
       });
       finding.run({ id: f.id, device: f.device, kind: f.kind, family: f.family, confidence: f.confidence, score: f.score,
-        categories: JSON.stringify(f.categories), first: f.firstSeen, last: f.lastSeen, run: runId, behaviour });
+        categories: JSON.stringify(f.categories), first: f.firstSeen, last: f.lastSeen, run: runId, behaviour,
+        clock: clock === undefined ? null : JSON.stringify(clock) });
       for (const e of f.evidence) {
         evidence.run(f.id, e.signature, e.family, e.category, e.strength, e.weight, e.summary, e.source, e.count, refs(e.refs));
       }

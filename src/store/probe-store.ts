@@ -10,7 +10,7 @@
  * refreshes its row. Evidence refs are kept as the detector gives them: a live probe has no
  * capture file list to resolve them against.
  */
-import { findingWriter } from './finding-rows.js';
+import { findingWriter, type ClockNote } from './finding-rows.js';
 import { existsSync, renameSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -34,6 +34,8 @@ export interface ProbeStoreOptions {
 
 export interface ProbeBatch {
   findings?: Finding[];
+  /** The clock note of each finding by id (kept in findings.clock). */
+  findingClocks?: ReadonlyMap<string, ClockNote>;
   surveys?: PortSurvey[];
   sms?: DumpedSms[];
   /** Messages reporting this batch: committed in the same transaction as what they report. */
@@ -91,7 +93,7 @@ export class ProbeStore {
     const run = this.runId;
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     const body = () => {
-      for (const f of batch.findings ?? []) s.findings.write(f, run);
+      for (const f of batch.findings ?? []) s.findings.write(f, run, batch.findingClocks?.get(f.id));
       for (const v of batch.surveys ?? []) {
         s.survey.run(run, v.port, v.driver, v.answered ? 1 : 0, v.manufacturer ?? null, v.model ?? null, v.revision ?? null, v.imei ?? null,
           v.simState ?? null, v.imsi ?? null, v.iccid ?? null, v.msisdn ?? null, json(v.operator), json(v.registration), json(v.signal),

@@ -95,6 +95,9 @@ describe('goipwatch run (the probe daemon)', () => {
     const db = new Database(join(dir, 'probe.db'), { readonly: true });
     expect((db.prepare("SELECT count(*) n FROM outbox WHERE state != 'sent'").get() as { n: number }).n).toBe(0);
     expect((db.prepare('SELECT count(*) n FROM findings').get() as { n: number }).n).toBeGreaterThan(0);
+    // The rows say which clock their times are on: taken before NTP, kept corrected after it.
+    const clocks = (db.prepare("SELECT clock FROM findings WHERE kind = 'voip-gsm-gateway'").all() as Array<{ clock: string | null }>).map((r) => JSON.parse(r.clock ?? 'null') as unknown);
+    expect(clocks).toEqual([{ synced: true, correctedByMs: expect.any(Number) as number }]);
     expect((db.prepare('SELECT count(*) n FROM modem_surveys').get() as { n: number }).n).toBe(2);
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
