@@ -1,13 +1,13 @@
 /**
  * RTP tracker state and hot-path cost (issue 5): memory of 20,000 concurrent calls (40,000 streams,
- * both directions) and the cost of one RtpTracker.packet() call.
+ * both directions) and the cost of one RtpTracker.rtp() call (the pipeline's per-packet call).
  *
  *   per run: new RtpTracker ─► expect() per stream destination (both SDPs of every call, unless --no-sdp)
  *            ─► ticks of 20 ms: every stream sends one packet (SSRC fixed, seq +1, timestamp +160,
  *               arrival = tick·20 ms + a per-stream phase + ±1 ms jitter, G.711 160-byte payload)
  *               as the pipeline would: IP addresses and RTP header written into one reused frame
  *               buffer (libpcap copies every record into one buffer, so it is always in cache), then
- *               packet(). Timed per tick; the same loop with the writes only is the baseline.
+ *               rtp() (its clock filled first). Timed per tick; the same loop with the writes only is the baseline.
  *            ─► check: every stream qualified and open, nothing rejected or dropped
  *   run 1 also measures process.memoryUsage() (after global.gc when --expose-gc) before and after.
  *
@@ -117,11 +117,11 @@ function buildSite(calls: number): Site {
 }
 
 interface RunResult {
-  /** ns per packet (header writes + packet()) over all ticks (stream opening included). */
+  /** ns per packet (header writes + rtp()) over all ticks (stream opening included). */
   nsAll: number;
   /** The same from the third tick on (every stream past probation). */
   nsSteady: number;
-  /** The same loop writing the headers without calling packet(). */
+  /** The same loop writing the headers without calling rtp(). */
   nsBaseline: number;
   sweepUs: number;
   open: number;
@@ -140,12 +140,15 @@ function settle(): NodeJS.MemoryUsage {
   return process.memoryUsage();
 }
 
-/** The pipeline passes its current frame's time from a field (this.curTs); so does feedTick. */
+/**
+ * The pipeline keeps its current frame's time in a field (this.curTs) and copies it, with the file
+ * and frame number, into the sink's clock before calling rtp(); so does feedTick.
+ */
 const cur = { ts: 0 };
 
 /**
  * One tick: for every stream, write its addresses and RTP header into the one frame buffer, then
- * packet() (or, without a tracker, only the writes: the baseline). Kept small so that V8 optimises
+ * rtp() (or, without a tracker, only the writes: the baseline). Kept small so that V8 optimises
  * it on its own; the writes are inline (a helper function was not inlined and cost more than they do).
  */
 function feedTick(tracker: RtpTracker | undefined, site: Site, frame: Buffer, arrival: Float64Array, tick: number): number {
@@ -164,7 +167,13 @@ function feedTick(tracker: RtpTracker | undefined, site: Site, frame: Buffer, ar
     frame[46] = ts >>> 24; frame[47] = ts >>> 16; frame[48] = ts >>> 8; frame[49] = ts;
     frame[50] = x >>> 24; frame[51] = x >>> 16; frame[52] = x >>> 8; frame[53] = x;
     cur.ts = arrival[i]!;
-    if (tracker) tracker.packet(frame, 42, 42 + PKT, 4, frame, 26, 30, sport[i]!, dport[i]!, cur.ts, 0, tick * n + i + 1);
+    if (tracker) {
+      const clock = tracker.clock;
+      clock[0] = cur.ts;
+      clock[1] = 0;
+      clock[2] = tick * n + i + 1;
+      tracker.rtp(frame, 42, 42 + PKT, 4, frame, 26, 30, sport[i]!, dport[i]!);
+    }
     else sink += frame[45]! + sport[i]! + dport[i]! + cur.ts;
   }
   return sink;
@@ -265,7 +274,7 @@ function main(): number {
     `rtp-state bench: ${o.calls} concurrent calls = ${site.streams} streams, ${o.packets} packets each (20 ms, G.711), SDP ${o.sdp ? 'announced' : 'not announced (heuristic)'}, ${o.runs} runs, node ${process.version}${gc ? '' : ' (no --expose-gc: memory not settled)'}`,
     `memory     RSS ${out.rssBeforeMB} MB → ${out.rssAfterMB} MB, heapUsed ${out.heapUsedBeforeMB} MB → ${out.heapUsedAfterMB} MB (${out.heapBytesPerStream} B per stream incl. its expectation), external (typed arrays) ${out.externalBeforeMB} MB → ${out.externalAfterMB} MB`,
     `streams    ${out.streamsOpen} open, all qualified`,
-    `packet()   ${out.nsPerPacket} ns/packet all ticks, ${out.nsPerPacketSteady} ns/packet after probation (median of ${o.runs}; the loop without packet() costs ${out.nsBaselineWritesOnly} ns)`,
+    `rtp()      ${out.nsPerPacket} ns/packet all ticks, ${out.nsPerPacketSteady} ns/packet after probation (median of ${o.runs}; the loop without rtp() costs ${out.nsBaselineWritesOnly} ns)`,
     `sweep()    ${out.sweepUs} µs over ${site.streams} streams, none idle`,
     `target     RSS < ${TARGET_RSS_MB} MB with ${o.calls} calls: ${out.rssTargetMet ? 'met' : 'NOT met'}`,
   ];

@@ -2,7 +2,7 @@
  * RTP stream tracker (issue 5, behaviour detection): per-stream RFC 3550 statistics from the
  * RTP-looking UDP payloads of the capture hot path.
  *
- *   packet(b, off, end, …)                                          (hot path: no strings, no allocation)
+ *   rtp(b, off, end, …), time/file/frame in `clock`                 (hot path: no strings, no allocation)
  *     │ 2nd byte 200–204 (marker + PT 72–76) ──► stats.rtcp++, stop            (RFC 5761 §4)
  *     ▼
  *   key = 30-bit hash(SSRC, source port, source address) ──► open-addressing Int32Array table ──► slot
@@ -13,13 +13,14 @@
  *     │              table full ──► evict the oldest one-packet candidate, else droppedAtCap++
  *     ▼
  *   stream row: header/payload length, §A.1 sequence (probation, dropout, misorder, cycles),
- *           §A.8 jitter, PT counts (≤ 8 per stream), timestamp-step tally (ptime)
+ *           §A.8 jitter, PT counts (≤ 8 per stream), timestamp-step tally (ptime); the last PT and
+ *           the last step are counted as runs in the row's hot bytes, added to their tables on a change
  *     │ qualifies: SDP-matched and past probation, or heuristic (≥ minPackets, sequence mostly
  *     │            consecutive, ≤ 2 audio PTs + events/CN, timestamps advancing)
  *     ▼
  *   sweep(now) idle > idleTimeoutMs / flush() ──► onStreamClosed(RtpStreamStats) or rejected++
  *
- * Memory: a stream is a 384-byte row of one shared buffer (see "the stream table layout"), a
+ * Memory: a stream is a 320-byte row of one shared buffer (see "the stream table layout"), a
  * table entry and one array slot; nothing grows with packets. Rows are reused when streams close,
  * so a steady capture allocates nothing per packet and little per stream.
  *
@@ -99,63 +100,75 @@ const DEFAULTS = {
 // ───────────────────────────── the stream table layout ─────────────────────────────
 //
 // Streams are rows of one ArrayBuffer (viewed as Int32 `I` and Float64 `F`) indexed by slot, not
-// objects: a packet then touches the first 256 bytes of its row (two 128-byte pairs of cache lines)
-// instead of an object, its boxed doubles and a Map entry. With 40,000 streams the working set is
-// what decides the per-packet cost. A row is 384 bytes:
-//   bytes   0–127  hot int32: identity, §A.1 state, heuristic counters, then the ptime tally
-//   bytes 128–191  hot float64: times, jitter, clock, bytes, frames
-//   bytes 192–255  (PT + 1, count) × 8
-//   bytes 256–383  cold int32: touched when a stream opens, closes, resyncs or is examined
+// objects: a packet touches the first 128 bytes of its row instead of an object, its boxed doubles
+// and a Map entry. The usual packet (a known IPv4 stream, past probation, in order, same payload
+// type and timestamp step as the one before) reads and writes only those 128 bytes: everything it
+// needs is in them, and what it would have written elsewhere (the PT counter, the ptime tally) is
+// kept as a run in them and added to its table when the PT or the step changes, or when the table
+// is read (flushPt, flushTally). With 40,000 streams the cache lines touched per packet are what
+// decide its cost. A row is 320 bytes:
+//   bytes   0–63   hot int32: identity, flags, §A.1 state, heuristic counters, the two runs
+//   bytes  64–127  hot float64: times, jitter, clock, bytes, frame, file
+//   bytes 128–319  cold: IPv6 address words, probation, resync, SDP, table and list links, the
+//                  ptime tally, (PT + 1, count) × 8; touched when a stream opens, closes, resyncs,
+//                  changes PT or step, or is examined
 
-const IW = 96; // int32 per row
+const IW = 80; // int32 per row
 const FW = IW / 2; // float64 per row
-// Hot int32.
+// Hot int32: bytes 0–63.
 const I_SSRC = 0; // as a signed int
 const I_PORT = 1; // source port, + 65536 when the source is IPv6
-const I_A0 = 2; // source address words (IPv4: a0 only, a1–a3 zero)
-const I_A1 = 3;
-const I_A2 = 4;
-const I_A3 = 5;
-const I_PACKETS = 6;
-const I_FLAGS = 7;
-const I_PROBATION = 8; // RFC 3550 §A.1 source state ...
-const I_MAXSEQ = 9;
-const I_CYCLES = 10;
-const I_RECEIVED = 11;
-const I_MAXRTP = 12; // RTP timestamp of the packet that set max_seq ...
-const I_MAXPT = 13; // ... and its PT
-const I_LASTPT = 14; // PT of the previous packet (−1 none) ...
-const I_LASTPTIDX = 15; // ... and the index of its counter in I (the fast path for the same PT)
-const I_STEPS = 16; // in-order consecutive steps (seq = max + 1) ...
-const I_TSFWD = 17; // ... on which the timestamp advanced ...
-const I_TSBACK = 18; // ... or went back
-const I_PREVRTP = 19; // RTP timestamp of the previous packet (§A.8 transit)
-const I_NEXTCHECK = 20; // packet count at which an unqualified stream is examined again
-const I_EXPGEN = 21; // expGen when the SDP expectations were last looked up
-const I_FILE = 22;
-const I_TALLY = 24; // (timestamp step, count) × TALLY, ints 24–31
-// Hot float64 (indexes into F, relative to slot · FW): bytes 128–191.
-const F_LASTTS = 16;
-const F_PREVARR = 17; // arrival (ms) of the previous packet (§A.8 transit)
-const F_JITTER = 18; // §A.8 J, timestamp units
-const F_RATE = 19; // clock rate ÷ 1000 (timestamp units per ms)
-const F_BYTES = 20;
-const F_LASTFRAME = 21;
-const F_FIRSTTS = 22;
-const F_FIRSTFRAME = 23;
-const I_PTS = 48; // (PT + 1, count) × MAX_PTS, ints 48–63
-// Cold int32.
-const I_BASESEQ = 64;
-const I_BADSEQ = 65;
-const I_RESETS = 66;
-const I_MALFORMED = 67;
-const I_PTOVER = 68;
-const I_CLOCK = 69;
-const I_DPORT = 70;
-const I_D0 = 71; // destination address words, 71–74
-const I_HKEY = 75; // the stream's hash (its home in the open-addressing table)
-const I_FPREV = 76; // the list of one-packet candidates
-const I_FNEXT = 77;
+const I_A0 = 2; // source address word 0 (IPv4: the address; a1–a3 are in the cold part, zero)
+const I_FLAGS = 3;
+const I_PACKETS = 4;
+const I_LASTPT = 5; // PT of the previous packet (−1 none, or not counted: overflow) ...
+const I_PTRUN = 6; // ... and packets of it not yet added to its counter (flushPt)
+const I_MAXSEQ = 7; // RFC 3550 §A.1 source state ...
+const I_STEPS = 8; // in-order consecutive steps (seq = max + 1) ...
+const I_MAXRTP = 9; // RTP timestamp of the packet that set max_seq ...
+const I_TSFWD = 10; // ... on which the timestamp advanced ...
+const I_MAXPT = 11; // ... and its PT
+const I_TSTEP = 12; // the last timestamp step tallied ...
+const I_TRUN = 13; // ... and how many times in a row, not yet in the tally (flushTally)
+const I_RECEIVED = 14;
+const I_PREVRTP = 15; // RTP timestamp of the previous packet (§A.8 transit)
+// Hot float64 (indexes into F, relative to slot · FW): bytes 64–127.
+const F_LASTTS = 8;
+const F_LASTFRAME = 9;
+const F_BYTES = 10;
+const F_PREVARR = 11; // arrival (ms) of the previous packet (§A.8 transit)
+const F_RATE = 12; // clock rate ÷ 1000 (timestamp units per ms)
+const F_JITTER = 13; // §A.8 J, timestamp units
+const F_FILE = 14; // the file of the stream's first packet (its evidence ref)
+const F_FIRSTTS = 15;
+// Cold int32: bytes 128–319.
+const I_A1 = 32;
+const I_A2 = 33;
+const I_A3 = 34;
+const I_PROBATION = 35; // > 0 exactly while VALID is not set (only open() sets it above 0)
+const I_CYCLES = 36;
+const I_TSBACK = 37; // in-order consecutive steps on which the timestamp went back
+const I_NEXTCHECK = 38; // packet count at which an unqualified stream is examined again
+const I_EXPGEN = 39; // expGen when the SDP expectations were last looked up
+const I_BASESEQ = 40;
+const I_BADSEQ = 41;
+const I_RESETS = 42;
+const I_MALFORMED = 43;
+const I_PTOVER = 44;
+const I_CLOCK = 45;
+const F_FIRSTFRAME = 23; // float64 at ints 46–47
+const I_DPORT = 48;
+const I_D0 = 49; // destination address words, 49–52
+const I_HKEY = 53; // the stream's hash (its home in the open-addressing table)
+const I_FPREV = 54; // the list of one-packet candidates
+const I_FNEXT = 55;
+const I_TALLY = 56; // (timestamp step, count) × TALLY, ints 56–63
+const I_PTS = 64; // (PT + 1, count) × MAX_PTS, ints 64–79
+
+// The clock's slots.
+const CLOCK_TS = 0;
+const CLOCK_FILE = 1;
+const CLOCK_FRAME = 2;
 
 // I_FLAGS bits.
 const ACTIVE = 1;
@@ -219,6 +232,11 @@ export class RtpTracker {
   /** Bumped by every expect(): a stream without a match looks again only when it changed. */
   private expGen = 0;
   private readonly scratch = Buffer.alloc(16);
+  /**
+   * The current packet's capture time (ms since the epoch), file index and frame number, written by
+   * the caller of rtp() (the pipeline) just before the call, or by packet().
+   */
+  readonly clock = new Float64Array(3);
 
   constructor(opts: RtpTrackerOptions) {
     this.maxStreams = Math.max(1, Math.floor(opts.maxStreams ?? DEFAULTS.maxStreams));
@@ -255,7 +273,30 @@ export class RtpTracker {
 
   // ───────────────────────────── hot path ─────────────────────────────
 
+  /**
+   * One RTP-looking payload with its capture time `ts` (ms), file index and frame number: stores
+   * those three in `clock`, then rtp(). For callers that are not on a hot path (tests, tools).
+   */
   packet(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, sport: number, dport: number, ts: number, file: number, frame: number): void {
+    const c = this.clock;
+    c[CLOCK_TS] = ts;
+    c[CLOCK_FILE] = file;
+    c[CLOCK_FRAME] = frame;
+    this.rtp(b, off, end, ipv, ab, srcOff, dstOff, sport, dport);
+  }
+
+  /**
+   * The per-packet hot path (the pipeline's call): the packet's time, file and frame are read from
+   * `clock`, which the caller filled just before. A capture time is a double (ms since the epoch,
+   * µs fraction) that does not fit a small integer, so as an argument of a call that V8 does not
+   * inline it would be boxed into a fresh heap number on every packet; a typed-array slot is not.
+   * Nine arguments instead of twelve, too. Rare branches (a new stream, probation, a resync, a
+   * late SDP match, qualification) are methods of their own, so that this body stays small enough
+   * to be optimised early in a replay and quickly.
+   */
+  rtp(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, sport: number, dport: number): void {
+    const clock = this.clock;
+    const ts = clock[CLOCK_TS]!;
     if (ts >= this.nextTick && this.onTick !== undefined) {
       this.nextTick = ts + 1000;
       this.onTick(ts);
@@ -289,13 +330,15 @@ export class RtpTracker {
       const v = tab[i]!;
       if (v === 0) break;
       r = (v - 1) * IW;
-      if (I[r + I_SSRC] === ssrc && I[r + I_PORT] === port && I[r + I_A0] === a0 && I[r + I_A1] === a1 && I[r + I_A2] === a2 && I[r + I_A3] === a3) {
+      // An IPv4 row (port < 65536) has a1–a3 zero, as an IPv4 packet's are: three compares fewer.
+      if (I[r + I_SSRC] === ssrc && I[r + I_PORT] === port && I[r + I_A0] === a0 &&
+          (port < 65536 || (I[r + I_A1] === a1 && I[r + I_A2] === a2 && I[r + I_A3] === a3))) {
         slot = v - 1;
         break;
       }
     }
     if (slot < 0) {
-      slot = this.open(key, ssrc, port, a0, a1, a2, a3, ab, dstOff, dport, b1 & 0x7f, (b[off + 2]! << 8) | b[off + 3]!, ts, file, frame);
+      slot = this.open(key, ssrc, port, a0, a1, a2, a3, ab, dstOff, dport, b1 & 0x7f, (b[off + 2]! << 8) | b[off + 3]!);
       if (slot < 0) return;
       I = this.I; // open() may have grown the arrays
       r = slot * IW;
@@ -306,27 +349,18 @@ export class RtpTracker {
     const q = slot * FW;
     const packets = ++I[r + I_PACKETS]!;
     F[q + F_LASTTS] = ts;
-    if (file === I[r + I_FILE]) F[q + F_LASTFRAME] = frame;
+    if (clock[CLOCK_FILE] === F[q + F_FILE]) F[q + F_LASTFRAME] = clock[CLOCK_FRAME]!;
 
     // Payload length (RFC 3550 §5.1, §5.3.1): fixed header, CSRCs, extension, padding.
     const v = b[off]!;
     const plen = end - off;
-    let hdr = 12 + ((v & 15) << 2);
-    if ((v & 0x10) !== 0) hdr = hdr + 4 <= plen ? hdr + 4 + (((b[off + hdr + 2]! << 8) | b[off + hdr + 3]!) << 2) : plen + 1;
-    let payload = plen - hdr;
-    if (payload < 0) {
-      I[r + I_MALFORMED]!++;
-      payload = 0;
-    } else if ((v & 0x20) !== 0) {
-      const pad = b[end - 1]!;
-      if (pad > 0 && pad <= payload) payload -= pad;
-      else I[r + I_MALFORMED]!++;
-    }
+    let payload = plen - 12;
+    if ((v & 0x3f) !== 0) payload = this.payloadLength(r, b, off, end, v);
     F[q + F_BYTES] += payload;
 
-    // Payload-type counters (bounded).
+    // Payload-type counters (bounded): the same PT as before only lengthens its run.
     const pt = b1 & 0x7f;
-    if (pt === I[r + I_LASTPT]) I[I[r + I_LASTPTIDX]!]!++;
+    if (pt === I[r + I_LASTPT]) I[r + I_PTRUN]!++;
     else this.countPt(r, pt);
 
     // Late SDP match (the expectation arrived after the first packets): early in the stream only.
@@ -336,59 +370,27 @@ export class RtpTracker {
     const seq = (b[off + 2]! << 8) | b[off + 3]!;
     const rtp = i32(b, off + 4);
     let accepted = true;
-    if (I[r + I_PROBATION]! > 0) {
-      if (seq === ((I[r + I_MAXSEQ]! + 1) & 0xffff)) {
-        I[r + I_PROBATION]!--;
-        I[r + I_MAXSEQ] = seq;
-        I[r + I_MAXRTP] = rtp;
-        I[r + I_MAXPT] = pt;
-        if (I[r + I_PROBATION] === 0) {
-          initSeq(I, r, seq);
-          I[r + I_RECEIVED]!++;
-          I[r + I_FLAGS]! |= VALID;
+    const maxSeq = I[r + I_MAXSEQ]!;
+    const udelta = (seq - maxSeq) & 0xffff;
+    if ((I[r + I_FLAGS]! & VALID) === 0) this.probation(r, seq, rtp, pt); // probation > 0
+    else if (udelta === 1) {
+      // The usual packet: in order and consecutive. Its timestamp step says whether time advances,
+      // and between packets of one PT it is the packetisation interval (§5.1 timestamp).
+      I[r + I_STEPS]!++;
+      const step = (rtp - I[r + I_MAXRTP]!) | 0;
+      if (step > 0) {
+        I[r + I_TSFWD]!++;
+        if (pt === I[r + I_MAXPT]) {
+          if (step === I[r + I_TSTEP]) I[r + I_TRUN]!++;
+          else this.tallyStep(r, step);
         }
-      } else {
-        I[r + I_PROBATION] = MIN_SEQUENTIAL - 1;
-        I[r + I_MAXSEQ] = seq;
-        I[r + I_MAXRTP] = rtp;
-        I[r + I_MAXPT] = pt;
-      }
-    } else {
-      const maxSeq = I[r + I_MAXSEQ]!;
-      const udelta = (seq - maxSeq) & 0xffff;
-      if (udelta < MAX_DROPOUT) {
-        if (udelta !== 0) {
-          if (udelta === 1) {
-            // An in-order consecutive packet: its timestamp step says whether time advances, and
-            // between packets of one PT it is the packetisation interval (§5.1 timestamp).
-            I[r + I_STEPS]!++;
-            const step = (rtp - I[r + I_MAXRTP]!) | 0;
-            if (step > 0) {
-              I[r + I_TSFWD]!++;
-              if (pt === I[r + I_MAXPT]) tally(I, r + I_TALLY, step);
-            } else if (step < 0) I[r + I_TSBACK]!++;
-          }
-          // In order, with a permissible gap; seq < max_seq means it wrapped.
-          if (seq < maxSeq) I[r + I_CYCLES] += RTP_SEQ_MOD;
-          I[r + I_MAXSEQ] = seq;
-          I[r + I_MAXRTP] = rtp;
-          I[r + I_MAXPT] = pt;
-        }
-      } else if (udelta <= RTP_SEQ_MOD - MAX_MISORDER) {
-        // A very large jump: resynchronise only if the next packet follows it (the other side restarted).
-        if (seq === I[r + I_BADSEQ]) {
-          initSeq(I, r, seq);
-          I[r + I_MAXRTP] = rtp;
-          I[r + I_MAXPT] = pt;
-          I[r + I_RESETS]!++;
-        } else {
-          I[r + I_BADSEQ] = (seq + 1) & 0xffff;
-          accepted = false;
-        }
-      }
-      // else: duplicate or reordered packet, counted as received.
-      if (accepted) I[r + I_RECEIVED]!++;
-    }
+      } else if (step < 0) I[r + I_TSBACK]!++;
+      if (seq < maxSeq) I[r + I_CYCLES] += RTP_SEQ_MOD; // seq < max_seq: it wrapped
+      I[r + I_MAXSEQ] = seq;
+      I[r + I_MAXRTP] = rtp;
+      I[r + I_MAXPT] = pt;
+      I[r + I_RECEIVED]!++;
+    } else accepted = this.updateSeq(r, seq, rtp, pt, udelta);
 
     // RFC 3550 §A.8 jitter, in RTP timestamp units, arrival time converted to the stream's clock.
     // Every packet except the ones §A.1 discards as a bad jump.
@@ -409,16 +411,87 @@ export class RtpTracker {
     if ((flags & (VALID | QUALIFIED)) === VALID && packets >= I[r + I_NEXTCHECK]!) this.tryQualify(slot);
   }
 
+  /** Payload length when CSRCs, an extension or padding are present (RFC 3550 §5.1, §5.3.1); counts malformed headers. */
+  private payloadLength(r: number, b: Buffer, off: number, end: number, v: number): number {
+    const plen = end - off;
+    let hdr = 12 + ((v & 15) << 2);
+    if ((v & 0x10) !== 0) hdr = hdr + 4 <= plen ? hdr + 4 + (((b[off + hdr + 2]! << 8) | b[off + hdr + 3]!) << 2) : plen + 1;
+    let payload = plen - hdr;
+    if (payload < 0) {
+      this.I[r + I_MALFORMED]!++;
+      payload = 0;
+    } else if ((v & 0x20) !== 0) {
+      const pad = b[end - 1]!;
+      if (pad > 0 && pad <= payload) payload -= pad;
+      else this.I[r + I_MALFORMED]!++;
+    }
+    return payload;
+  }
+
+  /** RFC 3550 §A.1 update_seq while the source is on probation (every packet of it is accepted). */
+  private probation(r: number, seq: number, rtp: number, pt: number): void {
+    const I = this.I;
+    if (seq === ((I[r + I_MAXSEQ]! + 1) & 0xffff)) {
+      I[r + I_PROBATION]!--;
+      I[r + I_MAXSEQ] = seq;
+      I[r + I_MAXRTP] = rtp;
+      I[r + I_MAXPT] = pt;
+      if (I[r + I_PROBATION] === 0) {
+        initSeq(I, r, seq);
+        I[r + I_RECEIVED]!++;
+        I[r + I_FLAGS]! |= VALID;
+      }
+    } else {
+      I[r + I_PROBATION] = MIN_SEQUENTIAL - 1;
+      I[r + I_MAXSEQ] = seq;
+      I[r + I_MAXRTP] = rtp;
+      I[r + I_MAXPT] = pt;
+    }
+  }
+
+  /**
+   * RFC 3550 §A.1 update_seq of a valid source for every case but the consecutive packet (which
+   * rtp() handles inline): a gap, a duplicate, a reordered packet, a large jump. Returns false for
+   * a packet §A.1 discards (a bad jump not yet confirmed).
+   */
+  private updateSeq(r: number, seq: number, rtp: number, pt: number, udelta: number): boolean {
+    const I = this.I;
+    if (udelta < MAX_DROPOUT) {
+      if (udelta !== 0) {
+        // In order, with a permissible gap; seq < max_seq means it wrapped.
+        if (seq < I[r + I_MAXSEQ]!) I[r + I_CYCLES] += RTP_SEQ_MOD;
+        I[r + I_MAXSEQ] = seq;
+        I[r + I_MAXRTP] = rtp;
+        I[r + I_MAXPT] = pt;
+      }
+    } else if (udelta <= RTP_SEQ_MOD - MAX_MISORDER) {
+      // A very large jump: resynchronise only if the next packet follows it (the other side restarted).
+      if (seq === I[r + I_BADSEQ]) {
+        initSeq(I, r, seq);
+        I[r + I_MAXRTP] = rtp;
+        I[r + I_MAXPT] = pt;
+        I[r + I_RESETS]!++;
+      } else {
+        I[r + I_BADSEQ] = (seq + 1) & 0xffff;
+        return false;
+      }
+    }
+    // else: duplicate or reordered packet, counted as received.
+    I[r + I_RECEIVED]!++;
+    return true;
+  }
+
+  /** A packet whose PT differs from the previous one's: close that PT's run, open one for this PT (or count overflow). */
   private countPt(r: number, pt: number): void {
     const I = this.I;
+    this.flushPt(r);
     const id = pt + 1;
     for (let i = r + I_PTS; i < r + I_PTS + MAX_PTS * 2; i += 2) {
       const cur = I[i]!;
       if (cur === id || cur === 0) {
         I[i] = id;
-        I[i + 1]!++;
         I[r + I_LASTPT] = pt;
-        I[r + I_LASTPTIDX] = i + 1;
+        I[r + I_PTRUN] = 1;
         return;
       }
     }
@@ -426,12 +499,46 @@ export class RtpTracker {
     I[r + I_LASTPT] = -1;
   }
 
+  /** Add the current PT run to its counter (which countPt created): before the counters are read. */
+  private flushPt(r: number): void {
+    const I = this.I;
+    const run = I[r + I_PTRUN]!;
+    if (run === 0) return;
+    const id = I[r + I_LASTPT]! + 1;
+    for (let i = r + I_PTS; i < r + I_PTS + MAX_PTS * 2; i += 2) {
+      if (I[i] === id) {
+        I[i + 1]! += run;
+        break;
+      }
+    }
+    I[r + I_PTRUN] = 0;
+  }
+
+  /** A timestamp step other than the last one tallied: the last one's run goes into the tally, this one starts a run. */
+  private tallyStep(r: number, step: number): void {
+    const I = this.I;
+    tallyRun(I, r + I_TALLY, I[r + I_TSTEP]!, I[r + I_TRUN]!);
+    I[r + I_TSTEP] = step;
+    I[r + I_TRUN] = 1;
+  }
+
+  /** Put the pending run of timestamp steps into the tally: before the tally is read. */
+  private flushTally(r: number): void {
+    const I = this.I;
+    tallyRun(I, r + I_TALLY, I[r + I_TSTEP]!, I[r + I_TRUN]!);
+    I[r + I_TRUN] = 0;
+  }
+
   // ───────────────────────────── opening and closing ─────────────────────────────
 
   private open(
     key: number, ssrc: number, port: number, a0: number, a1: number, a2: number, a3: number,
-    ab: Buffer, dstOff: number, dport: number, pt: number, seq: number, ts: number, file: number, frame: number,
+    ab: Buffer, dstOff: number, dport: number, pt: number, seq: number,
   ): number {
+    const clock = this.clock;
+    const ts = clock[CLOCK_TS]!;
+    const file = clock[CLOCK_FILE]!;
+    const frame = clock[CLOCK_FRAME]!;
     if (this.tracked >= this.maxStreams) {
       // Full: a one-packet candidate (the usual product of random 0x80-prefixed UDP) makes room.
       if (this.freshHead < 0) {
@@ -465,7 +572,7 @@ export class RtpTracker {
     }
     I[r + I_DPORT] = dport;
     I[r + I_HKEY] = key;
-    I[r + I_FILE] = file;
+    F[q + F_FILE] = file;
     I[r + I_FLAGS] = ACTIVE | FRESH;
     // §A.1 for a new source: init_seq(s, seq); max_seq = seq − 1; probation = MIN_SEQUENTIAL.
     // packet() then runs update_seq on this first packet like on any other.
@@ -606,6 +713,7 @@ export class RtpTracker {
     const I = this.I;
     const packets = I[r + I_PACKETS]!;
     if (packets < this.minPackets || I[r + I_PTOVER]! > 0) return false;
+    this.flushPt(r);
     // Sequence mostly consecutive, few malformed headers, timestamps advancing (events may hold them).
     const steps = I[r + I_STEPS]!;
     if (steps * 2 < packets || I[r + I_MALFORMED]! * 10 > packets) return false;
@@ -669,6 +777,8 @@ export class RtpTracker {
       this.F[slot * FW + F_JITTER] = 0;
       I[r + I_FLAGS]! &= ~TRANSIT;
       I.fill(0, r + I_TALLY, r + I_TALLY + TALLY * 2);
+      I[r + I_TSTEP] = 0;
+      I[r + I_TRUN] = 0;
     }
   }
 
@@ -708,6 +818,8 @@ export class RtpTracker {
     const F = this.F;
     const r = slot * IW;
     const q = slot * FW;
+    this.flushPt(r);
+    this.flushTally(r);
     const payloadTypes: Record<number, number> = {};
     let payloadType = -1;
     let best = -1;
@@ -738,8 +850,8 @@ export class RtpTracker {
     const lastFrame = F[q + F_LASTFRAME]!;
     const codec = codecOf(exp, payloadType);
     const out: RtpStreamStats = {
-      src: { ip: this.ipText(ipv, r + I_A0), port: I[r + I_PORT]! & 0xffff },
-      dst: { ip: this.ipText(ipv, r + I_D0), port: I[r + I_DPORT]! },
+      src: { ip: this.ipText(ipv, r + I_A0, r + I_A1), port: I[r + I_PORT]! & 0xffff },
+      dst: { ip: this.ipText(ipv, r + I_D0, r + I_D0 + 1), port: I[r + I_DPORT]! },
       ssrc: I[r + I_SSRC]! >>> 0,
       payloadType,
       payloadTypes,
@@ -751,7 +863,7 @@ export class RtpTracker {
       jitterMs: (F[q + F_JITTER]! / clock) * 1000,
       firstTs: F[q + F_FIRSTTS]!,
       lastTs: F[q + F_LASTTS]!,
-      ref: { file: I[r + I_FILE]!, frames: lastFrame === firstFrame ? [firstFrame] : [firstFrame, lastFrame] },
+      ref: { file: F[q + F_FILE]!, frames: lastFrame === firstFrame ? [firstFrame] : [firstFrame, lastFrame] },
       foundBy: exp ? 'sdp' : 'heuristic',
     };
     if (codec !== undefined) out.codec = codec;
@@ -761,12 +873,13 @@ export class RtpTracker {
     return out;
   }
 
-  /** The address whose words start at I[at]. */
-  private ipText(ipv: 4 | 6, at: number): string {
+  /** The address whose first word is I[w0] and whose other three (IPv6) start at I[rest]. */
+  private ipText(ipv: 4 | 6, w0: number, rest: number): string {
     const I = this.I;
-    if (ipv === 4) return ipv4FromNumber(I[at]! >>> 0);
+    if (ipv === 4) return ipv4FromNumber(I[w0]! >>> 0);
     const b = this.scratch;
-    for (let k = 0; k < 4; k++) b.writeInt32BE(I[at + k]!, k * 4);
+    b.writeInt32BE(I[w0]!, 0);
+    for (let k = 1; k < 4; k++) b.writeInt32BE(I[rest + k - 1]!, k * 4);
     return ipv6At(b, 0);
   }
 }
@@ -780,23 +893,34 @@ function initSeq(I: Int32Array, r: number, seq: number): void {
   I[r + I_RECEIVED] = 0;
 }
 
-/** Misra–Gries with TALLY counters at I[base…]: the majority timestamp step survives. */
-function tally(I: Int32Array, base: number, step: number): void {
-  let free = -1;
-  for (let i = base; i < base + TALLY * 2; i += 2) {
-    if (I[i + 1]! > 0) {
-      if (I[i] === step) {
-        I[i + 1]!++;
-        return;
-      }
-    } else if (free < 0) free = i;
+/**
+ * Misra–Gries with TALLY counters at I[base…], fed `count` times the same step: exactly what as
+ * many one-at-a-time updates would do (each either finds the step, takes the first free counter,
+ * or takes one off every counter), the majority timestamp step survives.
+ */
+function tallyRun(I: Int32Array, base: number, step: number, count: number): void {
+  while (count > 0) {
+    let free = -1;
+    for (let i = base; i < base + TALLY * 2; i += 2) {
+      if (I[i + 1]! > 0) {
+        if (I[i] === step) {
+          I[i + 1]! += count;
+          return;
+        }
+      } else if (free < 0) free = i;
+    }
+    if (free >= 0) {
+      I[free] = step;
+      I[free + 1] = count;
+      return;
+    }
+    // Every counter is taken by another step: the next min(smallest counter, count) updates each
+    // take one off every counter, then a counter is free for the rest.
+    let d = count;
+    for (let i = base + 1; i < base + TALLY * 2; i += 2) if (I[i]! < d) d = I[i]!;
+    for (let i = base + 1; i < base + TALLY * 2; i += 2) I[i]! -= d;
+    count -= d;
   }
-  if (free >= 0) {
-    I[free] = step;
-    I[free + 1] = 1;
-    return;
-  }
-  for (let i = base; i < base + TALLY * 2; i += 2) I[i + 1]!--;
 }
 
 /** Clock rate of `pt`: the SDP's, else the RFC 3551 static one, else 8000. */

@@ -41,8 +41,15 @@ export const streamAnalyzers: StreamAnalyzerFactory[] = [
 /**
  * Where RTP-looking UDP payloads go when behaviour analysis is on (src/behaviour/rtp.ts RtpTracker).
  * Called on the hot path with raw offsets: the sink must not allocate per packet.
+ *
+ * The pipeline writes the packet's capture time (ms), file index and frame number into
+ * `clock[0]`, `clock[1]`, `clock[2]`, then calls rtp(): a capture time is a double, and a double
+ * passed as an argument to a call V8 does not inline is boxed into a new heap number every time.
+ * packet() takes them as arguments, for callers off the hot path.
  */
 export interface RtpPacketSink {
+  readonly clock: Float64Array;
+  rtp(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, sport: number, dport: number): void;
   packet(b: Buffer, off: number, end: number, ipv: 4 | 6, ab: Buffer, srcOff: number, dstOff: number, sport: number, dport: number, ts: number, file: number, frame: number): void;
 }
 
@@ -342,7 +349,14 @@ export class CapturePipeline {
       // RTP/RTCP version 2 (RFC 3550 §5.1): the bulk of a gateway's traffic. Count (and hand to the
       // stream tracker when behaviour analysis is on) and stop here.
       this.stats.rtpLike++;
-      if (this.rtpSink !== undefined) this.rtpSink.packet(b, pOff, pEnd, ipv, ab, srcOff, dstOff, sport, dport, this.curTs, this.fileIndex, frames ? frames[frames.length - 1]! : this.curFrame);
+      const sink = this.rtpSink;
+      if (sink !== undefined) {
+        const clock = sink.clock;
+        clock[0] = this.curTs;
+        clock[1] = this.fileIndex;
+        clock[2] = frames ? frames[frames.length - 1]! : this.curFrame;
+        sink.rtp(b, pOff, pEnd, ipv, ab, srcOff, dstOff, sport, dport);
+      }
       return;
     } else if (first < 0x41 || first > 0x7a) return; // not an ASCII letter: none of our text protocols
     this.bindCurrentSource(frames);
