@@ -170,9 +170,18 @@ export class Daemon {
         const nextSurvey = new Promise<void>((r) => {
           setTimeout(r, this.config.modems.surveyIntervalS * 1000).unref();
         });
-        const until = Promise.race([nextSurvey, stopped]);
+        // A module plugged back in may hold another SIM (a farm swaps them): survey at once.
+        let replugged!: () => void;
+        const back = new Promise<void>((r) => { replugged = r; });
+        const until = Promise.race([nextSurvey, stopped, back]);
         if (this.config.modems.listen && ports.length && !this.stopping) {
-          await listenBank(ports, (e) => this.record(this.contract.event({ kind: `modem-${e.kind}`, severity: 'info', message: `${e.port}: ${e.line}`, data: { port: e.port, transcriptLine: e.transcriptLine } })), until);
+          await listenBank(ports, (e) => {
+            this.record(this.contract.event({
+              kind: `modem-${e.kind}`, severity: e.kind === 'unplugged' ? 'warning' : 'info', message: `${e.port}: ${e.line}`,
+              data: { port: e.port, session: e.session, transcriptLine: e.transcriptLine },
+            }));
+            if (e.kind === 'replugged') replugged();
+          }, until);
         } else await until;
       }
     })().catch((e: unknown) => {

@@ -20,6 +20,8 @@ import type { PortSurvey } from './types.js';
 export interface PortSession {
   port: string;
   channel: AtChannel;
+  /** Called once if the port goes away under us (unplug), not on our own close(). */
+  onLost(listener: (error: Error) => void): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,9 @@ export async function openPort(path: string, opts: OpenOptions = {}): Promise<Po
   return {
     port: path,
     channel,
+    onLost: (listener) => binding.onClose((error) => {
+      if (error) listener(error);
+    }),
     close: async () => {
       await channel.close();
     },

@@ -139,4 +139,42 @@ describe('goipwatch run (the probe daemon)', () => {
     expect(JSON.parse(row!.behaviour)).toMatchObject({ threshold: 0.8, counters: { registeredLines: 8 } });
     db.close();
   }, 90_000);
+
+  it('reports a modem unplugged while listening, and surveys it again as soon as it is back', async () => {
+    broker ??= await startMosquitto();
+    const replugBank = new SimulatedBank();
+    const dir = mkdtempSync(join(tmpdir(), 'gw-probe-'));
+    const ports = await replugBank.start({ ports: 2, seed: 9, profiles: 'simcom-sim800' });
+    const { config } = await configFromObject({
+      version: 1,
+      probe: { id: 'probe-replug', stateDir: dir },
+      capture: { interfaces: [] },
+      modems: { enabled: true, ports: [], surveyIntervalS: 600, listen: true },
+      store: { path: 'probe.db', quotaMb: 16 },
+      mqtt: { url: broker.url, identifiers: 'full' },
+    }, { env: {} });
+    config.modems.ports = ports.map((path) => ({ path, driver: 'auto' as const }));
+    const received: Array<{ topic: string; payload: Record<string, unknown> }> = [];
+    const client = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    client.on('message', (topic, payload) => received.push({ topic, payload: JSON.parse(payload.toString()) as Record<string, unknown> }));
+    await client.subscribeAsync(['goipwatch/probe-replug/events', 'goipwatch/probe-replug/survey'], { qos: 1 });
+    const probe = await Daemon.start(config, { clock: async () => ({ synced: true, source: 'test' }) });
+    const surveysOf = (port: string) => received.filter((m) => m.topic.endsWith('/survey') && (m.payload.survey as { port?: string }).port === port);
+    const eventsOf = (kind: string) => received.filter((m) => m.topic.endsWith('/events') && (m.payload.event as { kind?: string }).kind === kind);
+    try {
+      await waitFor('the first survey of both ports', () => surveysOf(ports[0]!).length === 1 && surveysOf(ports[1]!).length === 1);
+      await new Promise((r) => setTimeout(r, 1000)); // listening now
+      await replugBank.unplug(0);
+      await waitFor('modem-unplugged on MQTT', () => eventsOf('modem-unplugged').length === 1);
+      expect(eventsOf('modem-unplugged')[0]!.payload.event).toMatchObject({ severity: 'warning', data: { port: ports[0], session: 1 } });
+      await replugBank.replug(0);
+      await waitFor('modem-replugged on MQTT', () => eventsOf('modem-replugged').length === 1);
+      // The next survey comes at once, not after surveyIntervalS (600 s): the SIM may have been swapped.
+      await waitFor('a second survey of the replugged port', () => surveysOf(ports[0]!).length === 2);
+    } finally {
+      await probe.stop();
+      await client.endAsync();
+      await replugBank.stop();
+    }
+  }, 90_000);
 });
