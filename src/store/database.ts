@@ -169,6 +169,26 @@ const migrations: Array<(db: Db) => void> = [
   (db) => {
     db.exec('ALTER TABLE findings ADD COLUMN clock TEXT');
   },
+  // v6: the probe's evidence files (src/store/evidence-files.ts: the frames behind live findings,
+  // pcap, hashed when closed) and, per finding, the sources its refs index (JSON; NULL from a
+  // replay, whose refs are resolved to input files as before).
+  (db) => {
+    db.exec(`
+      CREATE TABLE evidence_files (
+        name TEXT PRIMARY KEY,
+        interface TEXT NOT NULL,
+        linktype INTEGER NOT NULL,
+        run_id INTEGER,
+        opened_at TEXT NOT NULL,
+        closed_at TEXT,
+        frames INTEGER NOT NULL DEFAULT 0,
+        bytes INTEGER NOT NULL DEFAULT 0,
+        sha256 TEXT,
+        note TEXT
+      );
+      ALTER TABLE findings ADD COLUMN sources TEXT;
+    `);
+  },
 ];
 
 export const schemaVersion = migrations.length;
