@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { GoipwatchConfig } from './config/types.js';
 import { LiveCapture } from './capture/live-source.js';
 import { CapturePipeline } from './capture/pipeline.js';
@@ -36,6 +36,9 @@ import { componentLogger } from './log.js';
 import { describeError } from './errors.js';
 import { toolVersion } from './version.js';
 import { ClockTracker } from './clock.js';
+import { LiveEvidence } from './live-evidence.js';
+import type { ClosedEvidenceFile } from './store/evidence-files.js';
+import type { EvidenceSource } from './detect/model.js';
 
 export interface DaemonOptions {
   /** MQTT protocol version (5 unless the broker lacks it, like the demo's embedded one). */
@@ -92,6 +95,8 @@ export class Daemon {
   private readonly clock = new ClockTracker();
   private portsUp = 0;
   private portsTotal = 0;
+  private readonly evidence: LiveEvidence;
+  private refusedLogged = 0;
   readonly stats: DaemonStats = { startedAt: Date.now(), findingsSent: 0, surveys: 0, events: 0, capture: [] };
 
   private constructor(
@@ -101,6 +106,15 @@ export class Daemon {
     private readonly opts: DaemonOptions,
   ) {
     this.engine = new DetectionEngine(loadSignatures(), { behaviour: config.behaviour });
+    const since = new Date(this.stats.startedAt).toISOString();
+    // Evidence files only where there is live capture to keep frames of.
+    const files = config.capture.interfaces.length === 0 ? undefined : store.evidenceFiles({
+      dir: join(config.probe.stateDir, 'evidence'),
+      runStarted: new Date(this.stats.startedAt),
+      maxTotalBytes: config.capture.evidenceMaxMb * 1024 * 1024,
+      onClosed: (f) => this.evidenceClosed(f),
+    });
+    this.evidence = new LiveEvidence(files, since);
   }
 
   static async start(config: GoipwatchConfig, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -136,7 +150,11 @@ export class Daemon {
       const pipeline = new CapturePipeline((o) => this.engine.observe(o), undefined, this.engine.rtpSink);
       pipeline.beginFile(i);
       const live = new LiveCapture({ iface, filter: this.config.capture.filter, bufferBytes: this.config.capture.bufferSizeMb * 1024 * 1024, snaplen: this.config.capture.snaplen });
-      live.start((f) => pipeline.frame(f));
+      const keep = this.evidence.addInterface(i, iface, this.config.capture.evidenceBufferMb * 1024 * 1024);
+      live.start((f) => {
+        keep(f);
+        pipeline.frame(f);
+      });
       this.captures.push(live);
       this.pipelines.push(pipeline);
     }
@@ -222,6 +240,7 @@ export class Daemon {
   async replayAsLive(path: string, source = 100): Promise<number> {
     const pipeline = new CapturePipeline((o) => this.engine.observe(o), undefined, this.engine.rtpSink);
     pipeline.beginFile(source);
+    this.evidence.addFile(source, basename(path));
     const r = await readCaptureFile(path, (f) => pipeline.frame(f));
     pipeline.endFile();
     this.flushFindings();
@@ -235,7 +254,20 @@ export class Daemon {
     const clock = this.clock.state();
     const notes = new Map(result.findings.map((f) => [f.id, this.clockNote(f.firstSeen, clock)]));
     const findings = result.findings.map((f) => correctFinding(f, this.clock));
-    const changed = findings.filter((f) => this.sent.get(f.id) !== revision(f, clock.synced));
+    const fresh = findings.filter((f) => this.sent.get(f.id) !== revision(f, clock.synced));
+    // The frames behind what goes out are written to evidence files first, and made durable
+    // before the findings that point at them are committed.
+    const sources = new Map<string, EvidenceSource[]>();
+    const changed = fresh.map((f) => {
+      const p = this.evidence.preserve(f);
+      sources.set(f.id, p.sources);
+      return p.finding;
+    });
+    this.evidence.sync();
+    if (this.evidence.refused > this.refusedLogged) {
+      this.log.warn({ refused: this.evidence.refused, evidenceMaxMb: this.config.capture.evidenceMaxMb }, 'evidence files are full: packets behind new findings are referred to by number only');
+      this.refusedLogged = this.evidence.refused;
+    }
     const sims = result.sims.filter((s: SimRecord) => {
       const key = `${s.device}|${s.channel}|${s.imsi ?? ''}`;
       const rev = [s.imei, s.iccid, s.carrier, s.lac, s.cell].join('|');
@@ -244,10 +276,21 @@ export class Daemon {
       return true;
     });
     if (!changed.length && !sims.length) return;
-    this.store.write({ findings: changed, findingClocks: notes, outbox: [...changed.map((f) => this.contract.finding(f, notes.get(f.id))), ...sims.map((s) => this.contract.sim(s))] });
+    this.store.write({
+      findings: changed, findingClocks: notes, findingSources: sources,
+      outbox: [...changed.map((f) => this.contract.finding(f, notes.get(f.id), sources.get(f.id))), ...sims.map((s) => this.contract.sim(s))],
+    });
     for (const f of changed) this.sent.set(f.id, revision(f, clock.synced));
     this.stats.findingsSent += changed.length;
     this.reporter?.notify();
+  }
+
+  /** An evidence file was closed (rotated, the daemon stopping, or found unhashed after a crash): tell central its hash. */
+  private evidenceClosed(f: ClosedEvidenceFile): void {
+    this.record(this.contract.event({
+      kind: 'evidence-file', severity: f.note ? 'warning' : 'info', message: `${f.name}: ${f.frames} frames, sha256 ${f.sha256}${f.note ? ` (${f.note})` : ''}`,
+      data: { file: f.name, interface: f.iface, frames: f.frames, bytes: f.bytes, sha256: f.sha256, ...(f.note ? { note: f.note } : {}) },
+    }));
   }
 
   /** The clock note of a finding: unsynced; or synced, with the correction when its times predate the sync. */
@@ -322,6 +365,11 @@ export class Daemon {
       this.flushFindings();
     } catch (e) {
       this.log.error({ err: describeError(e) }, 'last findings could not be stored');
+    }
+    try {
+      this.evidence.close(); // hashes the open evidence files; their events go to the outbox
+    } catch (e) {
+      this.log.error({ err: describeError(e) }, 'evidence files could not be closed');
     }
     await this.reporter?.stop();
     this.store.close();

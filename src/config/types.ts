@@ -27,6 +27,10 @@ export interface CaptureConfig {
   snaplen: number;
   /** Seconds between taking the detector's results into the store and the outbox (1–3600). */
   reportIntervalS: number;
+  /** MiB of recent packets kept in memory per interface for evidence files (1–256). */
+  evidenceBufferMb: number;
+  /** MiB the evidence files may use in <stateDir>/evidence (1–65536); never deleted by the probe. */
+  evidenceMaxMb: number;
 }
 
 export interface ModemPortConfig {

@@ -44,6 +44,20 @@ export interface EvidenceRef {
   frames: number[];
 }
 
+/**
+ * What a ref's `file` index names when it is not an input of this replay (the probe: findings/3
+ * `sources`). `evidence`: a pcap the probe wrote (frames = positions in it); `interface`: a live
+ * interface whose packets were not kept (frames count its packets since `since`); `file`: a file.
+ */
+export interface EvidenceSource {
+  file: number;
+  kind: 'evidence' | 'interface' | 'file';
+  name?: string;
+  interface?: string;
+  since?: string;
+  sha256?: string;
+}
+
 export interface Evidence {
   signature: string;
   family: Family;

@@ -13,14 +13,14 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { BehaviourExplanation, EvidenceRef, Finding, SimRecord } from '../detect/model.js';
+import type { BehaviourExplanation, EvidenceRef, EvidenceSource, Finding, SimRecord } from '../detect/model.js';
 import type { ModemFinding, PortSurvey } from '../modems/types.js';
 import type { OutboxMessage, ReportTopic } from '../store/outbox-types.js';
 import { ErrorCodes, GoipwatchError } from '../errors.js';
 import { toolVersion } from '../version.js';
 import statusSchema from './schemas/status.v1.json' with { type: 'json' };
 import heartbeatSchema from './schemas/heartbeat.v1.json' with { type: 'json' };
-import findingsSchema from './schemas/findings.v2.json' with { type: 'json' };
+import findingsSchema from './schemas/findings.v3.json' with { type: 'json' };
 import inventorySchema from './schemas/inventory.v1.json' with { type: 'json' };
 import surveySchema from './schemas/survey.v1.json' with { type: 'json' };
 import eventsSchema from './schemas/events.v1.json' with { type: 'json' };
@@ -35,9 +35,10 @@ export const PRIORITY: Record<ReportTopic, number> = { status: 0, findings: 0, i
 
 /**
  * Schema version per topic. A topic's version changes with any change to its payload (docs/mqtt.md
- * "Versioning"); findings is at 2 since the "sim-farm" kind and its "behaviour" explanation.
+ * "Versioning"); findings is at 2 since the "sim-farm" kind and its "behaviour" explanation, at 3
+ * since `sources` (what the refs' file indexes name: the probe's evidence files).
  */
-export const SCHEMA_VERSIONS: Readonly<Record<ReportTopic, number>> = { status: 1, heartbeat: 1, findings: 2, inventory: 1, survey: 1, events: 1 };
+export const SCHEMA_VERSIONS: Readonly<Record<ReportTopic, number>> = { status: 1, heartbeat: 1, findings: 3, inventory: 1, survey: 1, events: 1 };
 
 export function schemaId(topic: ReportTopic): string {
   return `goipwatch/${topic}/${SCHEMA_VERSIONS[topic]}`;
@@ -213,9 +214,12 @@ export class ReportContract {
     return this.draft('heartbeat', payload, createdAt, Math.max(1, Math.ceil(figures.intervalSeconds * 3)));
   }
 
-  /** A capture finding; the id changes only when the finding's content does. */
-  /** A capture finding; `clock` says whether its times were taken on a synchronised clock (src/clock.ts). */
-  finding(f: Finding, clock?: ClockState): OutboxDraft {
+  /**
+   * A capture finding; the id changes only when the finding's content does. `clock` says whether
+   * its times were taken on a synchronised clock (src/clock.ts); `sources` names what its refs'
+   * file indexes point at (the probe's evidence files, src/store/evidence-files.ts).
+   */
+  finding(f: Finding, clock?: ClockState, sources?: EvidenceSource[]): OutboxDraft {
     const finding = {
       id: f.id, kind: f.kind, device: f.device, family: f.family, confidence: f.confidence, score: f.score,
       categories: f.categories, firstSeen: f.firstSeen, lastSeen: f.lastSeen,
@@ -226,7 +230,8 @@ export class ReportContract {
       })),
       ...(f.behaviour ? { behaviour: this.behaviour(f.behaviour) } : {}),
     };
-    return this.fact('findings', `finding:${f.id}`, { origin: 'capture', finding, ...(clock ? { clock } : {}) }, clock ? { finding, clock } : finding);
+    const src = sources?.length ? { sources } : {};
+    return this.fact('findings', `finding:${f.id}`, { origin: 'capture', finding, ...(clock ? { clock } : {}), ...src }, clock || sources?.length ? { finding, clock, ...src } : finding);
   }
 
   /** A sim-farm finding's explanation; numbers of callers and callees go through scrub() like any free text. */

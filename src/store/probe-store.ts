@@ -14,11 +14,12 @@ import { findingWriter, type ClockNote } from './finding-rows.js';
 import { existsSync, renameSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import type { Finding } from '../detect/model.js';
+import type { EvidenceSource, Finding } from '../detect/model.js';
 import type { DumpedSms, PortSurvey } from '../modems/types.js';
 import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
 import { toolVersion } from '../version.js';
 import { openDatabase } from './database.js';
+import { EvidenceFiles, type EvidenceFilesOptions } from './evidence-files.js';
 import { SqliteOutbox, durableCommit, type OutboxInput } from './outbox.js';
 import { checkRetentionOptions, runRetention, storeSizeBytes, type RetentionOptions, type RetentionResult } from './retention.js';
 
@@ -36,6 +37,8 @@ export interface ProbeBatch {
   findings?: Finding[];
   /** The clock note of each finding by id (kept in findings.clock). */
   findingClocks?: ReadonlyMap<string, ClockNote>;
+  /** What each finding's refs index, by finding id (kept in findings.sources). */
+  findingSources?: ReadonlyMap<string, EvidenceSource[]>;
   surveys?: PortSurvey[];
   sms?: DumpedSms[];
   /** Messages reporting this batch: committed in the same transaction as what they report. */
@@ -93,7 +96,7 @@ export class ProbeStore {
     const run = this.runId;
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     const body = () => {
-      for (const f of batch.findings ?? []) s.findings.write(f, run, batch.findingClocks?.get(f.id));
+      for (const f of batch.findings ?? []) s.findings.write(f, run, batch.findingClocks?.get(f.id), batch.findingSources?.get(f.id));
       for (const v of batch.surveys ?? []) {
         s.survey.run(run, v.port, v.driver, v.answered ? 1 : 0, v.manufacturer ?? null, v.model ?? null, v.revision ?? null, v.imei ?? null,
           v.simState ?? null, v.imsi ?? null, v.iccid ?? null, v.msisdn ?? null, json(v.operator), json(v.registration), json(v.signal),
@@ -114,6 +117,11 @@ export class ProbeStore {
       // The whole batch rolled back; the caller keeps it and decides (retry after retain(), log).
       throw new GoipwatchError(ErrorCodes.Store, `cannot write batch to ${this.path}: ${describeError(e)}`, { path: this.path }, { cause: e });
     }
+  }
+
+  /** The evidence files of this run (the frames behind live findings), recorded in this store. */
+  evidenceFiles(opts: Omit<EvidenceFilesOptions, 'runId'>): EvidenceFiles {
+    return new EvidenceFiles(this.db, { ...opts, runId: this.runId });
   }
 
   /** Database file plus WAL, bytes. */

@@ -20,6 +20,7 @@
  * test below, and mqtt-reporter.test.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -199,6 +200,15 @@ describe('goipwatch run as a process', () => {
     expect(imeis).toEqual([bank.modem(0).state.imei, bank.modem(1).state.imei].sort());
     for (const imei of imeis) expect(surveyed.some((text) => text.includes(imei))).toBe(true);
     const stored = (db.prepare("SELECT id FROM outbox WHERE topic = 'findings'").all() as Array<{ id: string }>).map((r) => r.id);
+    // Evidence files: the one the SIGKILL left open was hashed as found at the restart (and says
+    // so); the second run's was closed and hashed at SIGTERM. Each hash is the file's.
+    const evidence = db.prepare('SELECT name, sha256, frames, note FROM evidence_files ORDER BY name').all() as Array<{ name: string; sha256: string | null; frames: number; note: string | null }>;
+    expect(evidence.length).toBeGreaterThanOrEqual(2);
+    for (const e of evidence) {
+      expect(e.sha256).toBe(createHash('sha256').update(readFileSync(join(dir, 'evidence', e.name))).digest('hex'));
+      expect(e.frames).toBeGreaterThan(0);
+    }
+    expect(evidence.filter((e) => e.note !== null).map((e) => e.note)).toEqual([expect.stringMatching(/unclean stop/) as string]);
     const devices = (db.prepare("SELECT count(DISTINCT device) n FROM findings").get() as { n: number }).n;
     db.close();
     expect(devices).toBe(DEVICES);

@@ -4,7 +4,8 @@
  * What central monitoring receives is read by a separate MQTT client.
  */
 import { createSocket } from 'node:dgram';
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -12,6 +13,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configFromObject } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
+import { readCaptureFile } from '../../src/capture/file-source.js';
 import { SimulatedBank } from '../../src/modems/simulator/index.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
@@ -91,8 +93,21 @@ describe('goipwatch run (the probe daemon)', () => {
     await daemon.stop();
     daemon = undefined;
     await waitFor('offline status', () => received.some((m) => m.topic.endsWith('/status') && m.payload.state === 'offline'));
+    // The frames behind the finding were written to an evidence file, and the refs point there.
+    const withSources = received.find((m) => m.topic.endsWith('/findings') && Array.isArray(m.payload.sources))!.payload as {
+      sources: Array<{ file: number; kind: string; name?: string }>; finding: { evidence: Array<{ refs: Array<{ file: number; frames: number[] }> }> };
+    };
+    const ref = withSources.finding.evidence[0]!.refs[0]!;
+    const source = withSources.sources[ref.file]!;
+    expect(source).toMatchObject({ kind: 'evidence', name: expect.stringMatching(/^lo-\d{8}T\d{6}Z-001\.pcap$/) as string });
+    const kept: Buffer[] = [];
+    await readCaptureFile(join(dir, 'evidence', source.name!), (f) => kept.push(Buffer.from(f.data.subarray(0, f.caplen))));
+    expect(kept[ref.frames[0]! - 1]!.includes(Buffer.from('req:27;id:gateway_name'))).toBe(true);
     // Everything that was reported is also in the store, and nothing is left unsent.
     const db = new Database(join(dir, 'probe.db'), { readonly: true });
+    const file = db.prepare('SELECT sha256, frames FROM evidence_files WHERE name = ?').get(source.name) as { sha256: string; frames: number };
+    expect(file.sha256).toBe(createHash('sha256').update(readFileSync(join(dir, 'evidence', source.name!))).digest('hex'));
+    expect(file.frames).toBe(kept.length);
     expect((db.prepare("SELECT count(*) n FROM outbox WHERE state != 'sent'").get() as { n: number }).n).toBe(0);
     expect((db.prepare('SELECT count(*) n FROM findings').get() as { n: number }).n).toBeGreaterThan(0);
     // The rows say which clock their times are on: taken before NTP, kept corrected after it.
@@ -126,7 +141,9 @@ describe('goipwatch run (the probe daemon)', () => {
       const farmOf = () => received.find((m) => (m.payload.finding as { kind?: string } | undefined)?.kind === 'sim-farm');
       await waitFor('the sim-farm finding on MQTT', () => farmOf() !== undefined);
       const msg = farmOf()!.payload as { schema: string; finding: { device: string; behaviour: { features: Array<{ name: string; fired: boolean }>; calls: unknown[] } } };
-      expect(msg.schema).toBe('goipwatch/findings/2');
+      expect(msg.schema).toBe('goipwatch/findings/3');
+      // Fed as live traffic from a file: the refs name that file.
+      expect((farmOf()!.payload as { sources?: unknown }).sources).toEqual([{ file: 0, kind: 'file', name: 'gw8-hidden-ua.pcap' }]);
       expect(msg.finding.device).toBe('mac:0a:7c:3e:50:20:08');
       expect(msg.finding.behaviour.features.filter((f) => f.fired).map((f) => f.name)).toEqual(expect.arrayContaining(['lines', 'lineSaturation', 'mobileShare']));
       expect(msg.finding.behaviour.calls.length).toBeGreaterThan(0);

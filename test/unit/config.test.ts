@@ -68,7 +68,7 @@ describe('config loading', () => {
     expect(config).toEqual({
       version: 1,
       probe: { id: 'pi-flat12', stateDir: '/var/lib/goipwatch' },
-      capture: { interfaces: ['eth0'], filter: '', bufferSizeMb: 16, snaplen: 65535, reportIntervalS: 10 },
+      capture: { interfaces: ['eth0'], filter: '', bufferSizeMb: 16, snaplen: 65535, reportIntervalS: 10, evidenceBufferMb: 8, evidenceMaxMb: 256 },
       modems: { enabled: true, ports: [], surveyIntervalS: 900, listen: true },
       store: { path: '/var/lib/goipwatch/goipwatch.db', quotaMb: 1024 },
       heartbeat: { intervalS: 60 },

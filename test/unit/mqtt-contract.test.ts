@@ -78,6 +78,21 @@ describe('MQTT contract', () => {
     }
   });
 
+  it('names what the refs index when sources are given (findings/3), and keeps the id of a finding without them', () => {
+    const sources = [
+      { file: 0, kind: 'evidence' as const, name: 'eth0-20261207T055521Z-001.pcap', interface: 'eth0' },
+      { file: 1, kind: 'interface' as const, interface: 'eth0', since: '2026-12-07T05:55:21.000Z' },
+    ];
+    const withSources = contract.finding(finding, undefined, sources);
+    const p = JSON.parse(withSources.payload) as { schema: string; sources: unknown };
+    expect(p.schema).toBe('goipwatch/findings/3');
+    expect(p.sources).toEqual(sources);
+    expect(withSources.id).not.toBe(contract.finding(finding).id);
+    expect(contract.finding(finding, undefined, []).id).toBe(contract.finding(finding).id);
+    const bad = [{ file: 0, kind: 'tape' }] as unknown as typeof sources;
+    expect(() => contract.finding(finding, undefined, bad)).toThrow(/sources/);
+  });
+
   it('throws with the schema error when a payload does not fit its own schema', () => {
     const bad = { ...finding, confidence: 'certain' } as unknown as Finding;
     expect(() => contract.finding(bad)).toThrow(ReportSchemaError);
@@ -107,7 +122,7 @@ describe('MQTT contract', () => {
     expect(texts[3]).toContain(`sim:#${hmac('460001234567890').slice(0, 12)}`);
   });
 
-  it('a sim-farm finding carries its behaviour explanation (findings/2), and hashed mode hides the called numbers', () => {
+  it('a sim-farm finding carries its behaviour explanation (findings/2 and later), and hashed mode hides the called numbers', () => {
     const feature = (name: FeatureResult['name'], fired: boolean, value: number | null, explain: string): FeatureResult => ({
       name, value, threshold: 0.8, op: '>=', fired, weight: 0.3, explain, refs: fired ? [{ file: 0, frames: [12, 40] }] : [],
     });
@@ -127,7 +142,7 @@ describe('MQTT contract', () => {
       },
     };
     const full = JSON.parse(new ReportContract({ probeId: 'flat-12b', now: fixedNow }).finding(farm).payload) as { schema: string; finding: { kind: string; behaviour: { calls: Array<{ callee: string }> } } };
-    expect(full.schema).toBe('goipwatch/findings/2');
+    expect(full.schema).toBe('goipwatch/findings/3');
     expect(full.finding.kind).toBe('sim-farm');
     expect(full.finding.behaviour.calls[0]!.callee).toBe('13812345678');
     const text = new ReportContract({ probeId: 'flat-12b', identifiers: 'hashed', identifierKey: KEY, now: fixedNow }).finding(farm).payload;

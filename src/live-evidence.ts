@@ -1,0 +1,113 @@
+/**
+ * Evidence for live findings (`goipwatch run`): the frames a finding rests on are copied from the
+ * interface's FrameRing into the probe's evidence files, and the finding's refs are rewritten to
+ * point at them, with a `sources` list saying what each ref's `file` index is (findings/3).
+ *
+ *   LiveCapture ─► frame ─► FrameRing.push (per interface, fixed memory) ─► CapturePipeline …
+ *   flushFindings ─► preserve(finding):
+ *        ref {file: interface i, frames: [n…]}
+ *          ├─ frame n still in the ring (or kept before) ─► EvidenceFiles.keep ─► {file: s, frames: [position…]}
+ *          │                                                  sources[s] = {kind: 'evidence', name: 'eth0-…-001.pcap'}
+ *          └─ gone from the ring, or no space left ─────────► {file: t, frames: [n…]}
+ *                                                              sources[t] = {kind: 'interface', interface, since: run start}
+ *        ref {file: 100+k} (replayAsLive) ─► sources = {kind: 'file', name}
+ *
+ * A single-ref field (a behaviour call's `ref`) moves to an evidence file only when all its
+ * frames are in the same one; otherwise it stays on the interface numbering.
+ */
+import type { Frame } from './capture/file-source.js';
+import { FrameRing } from './capture/frame-ring.js';
+import type { EvidenceRef, EvidenceSource, Finding } from './detect/model.js';
+import type { EvidenceFiles } from './store/evidence-files.js';
+
+interface LiveInterface {
+  iface: string;
+  ring: FrameRing;
+  /** Link type of its frames (known from the first one). */
+  dlt: number;
+}
+
+export class LiveEvidence {
+  private readonly interfaces = new Map<number, LiveInterface>();
+  private readonly files = new Map<number, string>();
+
+  /** `since`: when the daemon started (ISO), the origin of live frame numbers. */
+  constructor(private readonly evidence: EvidenceFiles | undefined, private readonly since: string) {}
+
+  /** Interface `index` (its refs' file index): returns what the capture calls with each frame. */
+  addInterface(index: number, iface: string, bufferBytes: number): (f: Frame) => void {
+    const entry: LiveInterface = { iface, ring: new FrameRing(bufferBytes), dlt: -1 };
+    this.interfaces.set(index, entry);
+    return (f) => {
+      entry.dlt = f.dlt;
+      entry.ring.push(f);
+    };
+  }
+
+  /** A capture file fed as live traffic under `index` (replayAsLive). */
+  addFile(index: number, name: string): void {
+    this.files.set(index, name);
+  }
+
+  /** The finding with its refs on evidence files where the frames could be kept, and what its refs index. */
+  preserve(f: Finding): { finding: Finding; sources: EvidenceSource[] } {
+    const sources: EvidenceSource[] = [];
+    const index = new Map<string, number>();
+    const source = (key: string, make: () => Omit<EvidenceSource, 'file'>): number => {
+      let i = index.get(key);
+      if (i === undefined) {
+        i = sources.length;
+        index.set(key, i);
+        sources.push({ file: i, ...make() });
+      }
+      return i;
+    };
+    /** One ref as groups of (source, frames) in the order the frames came. */
+    const place = (r: EvidenceRef): EvidenceRef[] => {
+      const live = this.interfaces.get(r.file);
+      if (!live) {
+        const name = this.files.get(r.file);
+        const i = source(`file:${r.file}`, () => (name !== undefined ? { kind: 'file', name } : { kind: 'file', name: `source ${r.file}` }));
+        return [{ file: i, frames: r.frames }];
+      }
+      const groups = new Map<number, number[]>();
+      for (const n of r.frames) {
+        const kept = live.dlt < 0 ? undefined : this.evidence?.keep(live.iface, live.dlt, n, () => live.ring.get(n));
+        const i = kept
+          ? source(`evidence:${kept.name}`, () => ({ kind: 'evidence', name: kept.name, interface: live.iface }))
+          : source(`interface:${r.file}`, () => ({ kind: 'interface', interface: live.iface, since: this.since }));
+        let g = groups.get(i);
+        if (!g) groups.set(i, (g = []));
+        g.push(kept ? kept.position : n);
+      }
+      return [...groups].map(([file, frames]) => ({ file, frames }));
+    };
+    const many = (refs: EvidenceRef[]): EvidenceRef[] => refs.flatMap(place).slice(0, 64);
+    const one = (r: EvidenceRef): EvidenceRef => {
+      const placed = place(r);
+      return placed.length === 1 ? placed[0]! : { file: source(`interface:${r.file}`, () => ({ kind: 'interface', interface: this.interfaces.get(r.file)?.iface ?? '', since: this.since })), frames: r.frames };
+    };
+    const finding: Finding = {
+      ...f,
+      evidence: f.evidence.map((e) => ({ ...e, refs: many(e.refs) })),
+      ...(f.behaviour
+        ? { behaviour: { ...f.behaviour, features: f.behaviour.features.map((x) => ({ ...x, refs: many(x.refs) })), calls: f.behaviour.calls.map((c) => ({ ...c, ref: one(c.ref) })) } }
+        : {}),
+    };
+    return { finding, sources };
+  }
+
+  /** Frames kept so far made durable: before the findings that point at them are committed. */
+  sync(): void {
+    this.evidence?.sync();
+  }
+
+  close(): void {
+    this.evidence?.close();
+  }
+
+  /** Frames not kept for lack of space (evidenceMaxMb). */
+  get refused(): number {
+    return this.evidence?.refused ?? 0;
+  }
+}
