@@ -303,10 +303,18 @@ export async function checkDisk(config: GoipwatchConfig): Promise<DoctorCheck> {
   const free = fs.bavail * fs.bsize;
   let used = 0;
   for (const f of [config.store.path, `${config.store.path}-wal`]) used += await stat(f).then((s) => s.size, () => 0);
-  const needed = Math.max(0, config.store.quotaMb * MIB - used) + 64 * MIB;
-  const detail = `${Math.floor(free / MIB)} MiB free at ${dir}; store ${Math.ceil(used / MIB)} of ${config.store.quotaMb} MiB quota`;
+  // Evidence files (live capture only) live beside the store and are never deleted by the probe.
+  const evidenceDir = join(config.probe.stateDir, 'evidence');
+  let evidence = 0;
+  const evidenceMb = config.capture.interfaces.length > 0 ? config.capture.evidenceMaxMb : 0;
+  if (evidenceMb > 0) {
+    for (const f of await readdir(evidenceDir).catch(() => [] as string[])) evidence += await stat(join(evidenceDir, f)).then((s) => s.size, () => 0);
+  }
+  const needed = Math.max(0, config.store.quotaMb * MIB - used) + Math.max(0, evidenceMb * MIB - evidence) + 64 * MIB;
+  const detail = `${Math.floor(free / MIB)} MiB free at ${dir}; store ${Math.ceil(used / MIB)} of ${config.store.quotaMb} MiB quota`
+    + (evidenceMb > 0 ? `; evidence files ${Math.ceil(evidence / MIB)} of ${evidenceMb} MiB` : '');
   if (free >= needed) return { name, ok: true, detail };
-  return { name, ok: false, detail, fix: `free ${Math.ceil((needed - free) / MIB)} MiB (old logs: sudo journalctl --vacuum-size=50M) or lower store.quotaMb` };
+  return { name, ok: false, detail, fix: `free ${Math.ceil((needed - free) / MIB)} MiB (old logs: sudo journalctl --vacuum-size=50M) or lower store.quotaMb / capture.evidenceMaxMb` };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -62,6 +62,12 @@ describe('doctor checks', () => {
     const huge = await checkDisk(await config({ probe: { stateDir: dir }, store: { quotaMb: 1048576 } }));
     expect(huge.ok).toBe(false);
     expect(huge.fix).toMatch(/lower store\.quotaMb/);
+    // Evidence files count too (never deleted by the probe): their cap must fit beside the store.
+    const withEvidence = await checkDisk(await config({ probe: { stateDir: dir }, capture: { interfaces: ['eth0'], evidenceMaxMb: 65536 }, store: { quotaMb: 16 } }));
+    expect(withEvidence.detail).toMatch(/; evidence files 0 of 65536 MiB$/);
+    const roomFor = Number(/^(\d+) MiB free/.exec(withEvidence.detail)?.[1]);
+    expect(withEvidence.ok).toBe(roomFor >= 16 + 65536 + 64);
+    if (!withEvidence.ok) expect(withEvidence.fix).toMatch(/capture\.evidenceMaxMb/);
   });
 
   it('broker: a closed loopback port gives ok=false with a fix', async () => {
