@@ -5,7 +5,8 @@
  * for the bench port, no modem bank, no broker: the store still takes every finding), sends
  * synthetic RTP datagrams (G.729, 20 ms) mixed with GoIP keep-alives and SIP OPTIONS at --pps on
  * loopback for --seconds, and samples the child's CPU time and RSS from /proc every second.
- *   node dist/bench/run-load-bench.js [--pps 10000] [--seconds 20]
+ *   node dist/bench/run-load-bench.js [--pps 10000] [--seconds 20] [--evidence-buffer-mb 8]
+ * (--evidence-buffer-mb: capture.evidenceBufferMb, the ring of recent packets kept for evidence files)
  * Needs CAP_NET_RAW (root here, as in CI). The traffic is synthetic.
  */
 import { spawn } from 'node:child_process';
@@ -35,13 +36,14 @@ function sample(pid: number): { cpuS: number; rssMb: number } {
 async function main(): Promise<void> {
   const pps = arg('pps', 10_000);
   const seconds = arg('seconds', 20);
+  const evidenceMb = arg('evidence-buffer-mb', 8);
   const port = 30000 + Math.floor(Math.random() * 20000);
   const dir = mkdtempSync(join(tmpdir(), 'gw-load-'));
   const config = join(dir, 'config.yaml');
   writeFileSync(config, [
     'version: 1',
     `probe: { id: load-bench, stateDir: ${dir} }`,
-    `capture: { interfaces: [lo], filter: "udp and port ${port}", bufferSizeMb: 16 }`,
+    `capture: { interfaces: [lo], filter: "udp and port ${port}", bufferSizeMb: 16, evidenceBufferMb: ${evidenceMb} }`,
     'modems: { enabled: false }',
     'store: { path: probe.db, quotaMb: 64 }',
     'heartbeat: { intervalS: 10 }',
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
   const capture = hb ? (JSON.parse(hb.payload) as { capture?: { packets: number; drops: number } }).capture : undefined;
   if (!capture || capture.packets < sent * 0.5) throw new Error(`the daemon reports ${capture?.packets ?? 0} packets captured of ${sent} sent: not a valid measurement`);
   process.stdout.write(`daemon's last heartbeat: ${capture.packets} packets captured, ${capture.drops} dropped by the kernel\n`);
-  process.stdout.write(`goipwatch run fed ${Math.round(sent / elapsed)} packets/s for ${elapsed.toFixed(1)} s on loopback: CPU ${cpuPct.toFixed(1)} % of one core, peak RSS ${peakRss.toFixed(1)} MB (start ${start.rssMb.toFixed(1)} MB)\n`);
+  process.stdout.write(`goipwatch run fed ${Math.round(sent / elapsed)} packets/s for ${elapsed.toFixed(1)} s on loopback (evidence buffer ${evidenceMb} MiB): CPU ${cpuPct.toFixed(1)} % of one core, peak RSS ${peakRss.toFixed(1)} MB (start ${start.rssMb.toFixed(1)} MB)\n`);
 }
 
 main().catch((e: unknown) => {
