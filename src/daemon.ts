@@ -152,8 +152,11 @@ export class Daemon {
       const live = new LiveCapture({ iface, filter: this.config.capture.filter, bufferBytes: this.config.capture.bufferSizeMb * 1024 * 1024, snaplen: this.config.capture.snaplen });
       const keep = this.evidence.addInterface(i, iface, this.config.capture.evidenceBufferMb * 1024 * 1024);
       live.start((f) => {
-        keep(f);
+        const rtp = pipeline.stats.rtpLike;
         pipeline.frame(f);
+        // RTP is most of a gateway's traffic and no finding refers to its packets: keeping only the
+        // rest makes the ring reach back minutes rather than seconds, past the next report.
+        if (pipeline.stats.rtpLike === rtp) keep(f);
       });
       this.captures.push(live);
       this.pipelines.push(pipeline);

@@ -3,7 +3,7 @@
  * interface's FrameRing into the probe's evidence files, and the finding's refs are rewritten to
  * point at them, with a `sources` list saying what each ref's `file` index is (findings/3).
  *
- *   LiveCapture ─► frame ─► FrameRing.push (per interface, fixed memory) ─► CapturePipeline …
+ *   LiveCapture ─► frame ─► CapturePipeline … ─► not RTP? ─► FrameRing.push (per interface, fixed memory)
  *   flushFindings ─► preserve(finding):
  *        ref {file: interface i, frames: [n…]}
  *          ├─ frame n still in the ring (or kept before) ─► EvidenceFiles.keep ─► {file: s, frames: [position…]}
