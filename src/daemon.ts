@@ -97,6 +97,7 @@ export class Daemon {
   private portsTotal = 0;
   private readonly evidence: LiveEvidence;
   private refusedLogged = 0;
+  private failedLogged = 0;
   readonly stats: DaemonStats = { startedAt: Date.now(), findingsSent: 0, surveys: 0, events: 0, capture: [] };
 
   private constructor(
@@ -266,7 +267,15 @@ export class Daemon {
       sources.set(f.id, p.sources);
       return p.finding;
     });
-    this.evidence.sync();
+    try {
+      this.evidence.sync();
+    } catch (e) {
+      this.log.error({ err: describeError(e) }, 'evidence files could not be synced; the findings are stored all the same');
+    }
+    if (this.evidence.failed > this.failedLogged) {
+      this.log.error({ failed: this.evidence.failed, err: this.evidence.lastError }, 'packets behind findings could not be written to evidence files; they are referred to by number only');
+      this.failedLogged = this.evidence.failed;
+    }
     if (this.evidence.refused > this.refusedLogged) {
       this.log.warn({ refused: this.evidence.refused, evidenceMaxMb: this.config.capture.evidenceMaxMb }, 'evidence files are full: packets behind new findings are referred to by number only');
       this.refusedLogged = this.evidence.refused;

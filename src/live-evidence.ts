@@ -19,6 +19,7 @@ import type { Frame } from './capture/file-source.js';
 import { FrameRing } from './capture/frame-ring.js';
 import type { EvidenceRef, EvidenceSource, Finding } from './detect/model.js';
 import type { EvidenceFiles } from './store/evidence-files.js';
+import { describeError } from './errors.js';
 
 interface LiveInterface {
   iface: string;
@@ -30,6 +31,9 @@ interface LiveInterface {
 export class LiveEvidence {
   private readonly interfaces = new Map<number, LiveInterface>();
   private readonly files = new Map<number, string>();
+  /** Frames that could not be written (disk full, I/O error): their refs stay on the interface numbering. */
+  failed = 0;
+  lastError: string | undefined;
 
   /** `since`: when the daemon started (ISO), the origin of live frame numbers. */
   constructor(private readonly evidence: EvidenceFiles | undefined, private readonly since: string) {}
@@ -72,7 +76,7 @@ export class LiveEvidence {
       }
       const groups = new Map<number, number[]>();
       for (const n of r.frames) {
-        const kept = live.dlt < 0 ? undefined : this.evidence?.keep(live.iface, live.dlt, n, () => live.ring.get(n));
+        const kept = live.dlt < 0 ? undefined : this.keep(live, n);
         const i = kept
           ? source(`evidence:${kept.name}`, () => ({ kind: 'evidence', name: kept.name, interface: live.iface }))
           : source(`interface:${r.file}`, () => ({ kind: 'interface', interface: live.iface, since: this.since }));
@@ -95,6 +99,17 @@ export class LiveEvidence {
         : {}),
     };
     return { finding, sources };
+  }
+
+  /** A failure to write evidence never costs the finding: it keeps the frame's interface number. */
+  private keep(live: LiveInterface, n: number): ReturnType<EvidenceFiles['keep']> {
+    try {
+      return this.evidence?.keep(live.iface, live.dlt, n, () => live.ring.get(n));
+    } catch (e) {
+      this.failed++;
+      this.lastError = describeError(e);
+      return undefined;
+    }
   }
 
   /** Frames kept so far made durable: before the findings that point at them are committed. */

@@ -136,9 +136,14 @@ export class EvidenceFiles {
   }
 
   private openFile(iface: string, linktype: number, firstLen: number): OpenFile {
-    const n = (this.serial.get(iface) ?? 0) + 1;
+    // A name is never reused: a restart within the same second finds the earlier run's files.
+    let n = this.serial.get(iface) ?? 0;
+    let name: string;
+    do {
+      n++;
+      name = `${iface}-${this.stamp}-${String(n).padStart(3, '0')}.pcap`;
+    } while (existsSync(join(this.opts.dir, name)));
     this.serial.set(iface, n);
-    const name = `${iface}-${this.stamp}-${String(n).padStart(3, '0')}.pcap`;
     const fd = openSync(join(this.opts.dir, name), 'wx', 0o640);
     const f: OpenFile = { name, iface, fd, hash: createHash('sha256'), frames: 0, bytes: 0 };
     const header = Buffer.alloc(24);

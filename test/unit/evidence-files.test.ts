@@ -116,4 +116,19 @@ describe('EvidenceFiles', () => {
     }]);
     db.close();
   });
+
+  it('never reuses a name: a restart within the same second writes the next number', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-evidence-'));
+    const db = openDatabase(join(dir, 'probe.db'));
+    const ring = new FrameRing(1 << 20);
+    ring.push(frame(1));
+    const names = [1, 2].map((run) => {
+      const ev = new EvidenceFiles(db, { dir: join(dir, 'evidence'), runId: run, runStarted: new Date(5000) });
+      const kept = ev.keep('eth0', 1, 1, () => ring.get(1))!;
+      ev.close();
+      return kept.name;
+    });
+    expect(names).toEqual(['eth0-19700101T000005Z-001.pcap', 'eth0-19700101T000005Z-002.pcap']);
+    db.close();
+  });
 });
