@@ -197,13 +197,18 @@ export class Daemon {
         const back = new Promise<void>((r) => { replugged = r; });
         const until = Promise.race([nextSurvey, stopped, back]);
         if (this.config.modems.listen && ports.length && !this.stopping) {
-          await listenBank(ports, (e) => {
+          // An event's transcript line is found by (port, listen start, session, line) in modem_transcripts.
+          const listenStarted = new Date().toISOString();
+          const outcomes = await listenBank(ports, (e) => {
             this.record(this.contract.event({
               kind: `modem-${e.kind}`, severity: e.kind === 'unplugged' ? 'warning' : 'info', message: `${e.port}: ${e.line}`,
-              data: { port: e.port, session: e.session, transcriptLine: e.transcriptLine },
+              data: { port: e.port, listen: listenStarted, session: e.session, transcriptLine: e.transcriptLine },
             }));
             if (e.kind === 'replugged') replugged();
           }, until);
+          this.store.write({
+            listenTranscripts: outcomes.flatMap((o) => o.sessions.map((entries, k) => ({ port: o.port, startedAt: listenStarted, session: k + 1, entries }))),
+          });
         } else await until;
       }
     })().catch((e: unknown) => {
@@ -221,11 +226,14 @@ export class Daemon {
       return (await surveyBank([port], d && d !== 'auto' ? { driver: d } : {}))[0]!;
     }));
     const surveys = results.map((r) => r.result).filter((s): s is PortSurvey => s !== undefined);
+    // The raw transcript of each survey is kept with it: its refs (IMEI, IMSI, ICCID lines) point into it.
+    const surveyTranscripts = new Map(results.map((r) => [r.port, r.transcript]));
     this.portsUp = surveys.filter((s) => s.answered).length;
     this.stats.surveys++;
     const findings = modemFindings(surveys);
     this.store.write({
       surveys,
+      surveyTranscripts,
       outbox: [...surveys.map((s) => this.contract.survey(s)), ...findings.map((f) => this.contract.modemFinding(f))],
     });
     this.reporter?.notify();

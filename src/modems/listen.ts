@@ -45,11 +45,16 @@ export interface ListenOptions {
 /** Transcript entries kept per port in memory (as onEveryPort does). */
 const TRANSCRIPT_CAP = 100_000;
 
+/** A port's listen: its event count, and its transcript per opening (`sessions[k]` is session k + 1). */
+export interface ListenOutcome extends PortOutcome<number> {
+  sessions: TranscriptEntry[][];
+}
+
 /**
  * Listen on every port until `until` resolves; each event goes to `onEvent` as it comes. The
  * result per port counts its events; `error` is set when the port could never be opened.
  */
-export async function listenBank(ports: string[], onEvent: (e: ModemEvent) => void, until: Promise<void>, opts: ListenOptions = {}): Promise<Array<PortOutcome<number>>> {
+export async function listenBank(ports: string[], onEvent: (e: ModemEvent) => void, until: Promise<void>, opts: ListenOptions = {}): Promise<ListenOutcome[]> {
   let stopped = false;
   const stop = until.then(() => {
     stopped = true;
@@ -59,11 +64,15 @@ export async function listenBank(ports: string[], onEvent: (e: ModemEvent) => vo
 
 async function listenPort(
   port: string, onEvent: (e: ModemEvent) => void, stop: Promise<void>, isStopped: () => boolean, opts: ListenOptions,
-): Promise<PortOutcome<number>> {
+): Promise<ListenOutcome> {
   const log = componentLogger('listen', { port });
   const transcript: TranscriptEntry[] = [];
+  const sessions: TranscriptEntry[][] = [];
+  let current: TranscriptEntry[] = [];
   const sink = (e: TranscriptEntry): void => {
-    if (transcript.length < TRANSCRIPT_CAP) transcript.push(e);
+    if (transcript.length >= TRANSCRIPT_CAP) return;
+    transcript.push(e);
+    current.push(e);
   };
   const now = (): string => new Date().toISOString();
   let count = 0;
@@ -73,6 +82,7 @@ async function listenPort(
   let firstError: string | undefined;
   while (!isStopped()) {
     let s: PortSession;
+    current = [];
     try {
       s = await openPort(port, { transcript: sink });
     } catch (e) {
@@ -84,6 +94,7 @@ async function listenPort(
       continue;
     }
     session++;
+    sessions.push(current);
     failures = 0;
     firstError = undefined;
     const emit = (e: Omit<ModemEvent, 'port' | 'session' | 'at'>): void => {
@@ -120,5 +131,5 @@ async function listenPort(
     }
     await s.close().catch((e: unknown) => log.debug({ err: describeError(e) }, 'close failed'));
   }
-  return { port, result: count, ...(firstError !== undefined && session === 0 ? { error: firstError } : {}), transcript };
+  return { port, result: count, ...(firstError !== undefined && session === 0 ? { error: firstError } : {}), transcript, sessions };
 }

@@ -7,7 +7,7 @@ import type { AccessTechnology, CellInfo, DriverId } from '../../drivers/types.j
 /** A fact read over AT, with the transcript line it came from. */
 export interface TranscriptRef {
   port: string;
-  /** 1-based line of the port's transcript (the answer line). */
+  /** 1-based line of the port's transcript: the command whose answer (the lines after it, up to its final result) holds the value. */
   line: number;
 }
 

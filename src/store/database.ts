@@ -189,6 +189,26 @@ const migrations: Array<(db: Db) => void> = [
       ALTER TABLE findings ADD COLUMN sources TEXT;
     `);
   },
+  // v7: the probe's AT transcripts (a survey's, or one opening of a port while listening), so the
+  // transcript refs of its surveys, modem findings and events point at text that is kept.
+  // `text` is the dump format (src/at/transcript.ts serialiseTranscript), `sha256` its hash.
+  (db) => {
+    db.exec(`
+      CREATE TABLE modem_transcripts (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        port TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('survey', 'listen')),
+        started_at TEXT NOT NULL,
+        session INTEGER NOT NULL DEFAULT 1,
+        entries INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        text TEXT NOT NULL
+      );
+      CREATE INDEX modem_transcripts_port ON modem_transcripts(port, started_at);
+      ALTER TABLE modem_surveys ADD COLUMN transcript_id INTEGER;
+    `);
+  },
 ];
 
 export const schemaVersion = migrations.length;

@@ -16,6 +16,8 @@ import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { EvidenceSource, Finding } from '../detect/model.js';
 import type { DumpedSms, PortSurvey } from '../modems/types.js';
+import type { TranscriptEntry } from '../at/types.js';
+import { serialiseTranscript } from '../at/transcript.js';
 import { ErrorCodes, GoipwatchError, describeError } from '../errors.js';
 import { toolVersion } from '../version.js';
 import { openDatabase } from './database.js';
@@ -39,10 +41,22 @@ export interface ProbeBatch {
   findingClocks?: ReadonlyMap<string, ClockNote>;
   /** What each finding's refs index, by finding id (kept in findings.sources). */
   findingSources?: ReadonlyMap<string, EvidenceSource[]>;
+  /** The transcript of each survey, by port (kept in modem_transcripts, linked from the survey row). */
+  surveyTranscripts?: ReadonlyMap<string, readonly TranscriptEntry[]>;
+  /** Transcripts of listening: one per opening of a port. */
+  listenTranscripts?: ListenTranscript[];
   surveys?: PortSurvey[];
   sms?: DumpedSms[];
   /** Messages reporting this batch: committed in the same transaction as what they report. */
   outbox?: OutboxInput[];
+}
+
+export interface ListenTranscript {
+  port: string;
+  /** When the listen window began (ISO): with `session`, what an event's transcript line belongs to. */
+  startedAt: string;
+  session: number;
+  entries: readonly TranscriptEntry[];
 }
 
 /** Set when the file on disk was corrupt at open and was moved aside for a fresh one. */
@@ -97,11 +111,18 @@ export class ProbeStore {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     const body = () => {
       for (const f of batch.findings ?? []) s.findings.write(f, run, batch.findingClocks?.get(f.id), batch.findingSources?.get(f.id));
+      const transcript = (port: string, kind: 'survey' | 'listen', startedAt: string, session: number, entries: readonly TranscriptEntry[]): number => {
+        const text = serialiseTranscript(entries, port);
+        return Number(s.transcript.run(run, port, kind, startedAt, session, entries.length, createHash('sha256').update(text).digest('hex'), text).lastInsertRowid);
+      };
       for (const v of batch.surveys ?? []) {
+        const entries = batch.surveyTranscripts?.get(v.port);
+        const transcriptId = entries ? transcript(v.port, 'survey', v.startedAt, 1, entries) : null;
         s.survey.run(run, v.port, v.driver, v.answered ? 1 : 0, v.manufacturer ?? null, v.model ?? null, v.revision ?? null, v.imei ?? null,
           v.simState ?? null, v.imsi ?? null, v.iccid ?? null, v.msisdn ?? null, json(v.operator), json(v.registration), json(v.signal),
-          JSON.stringify(v.cells), JSON.stringify(v.errors), JSON.stringify(v.refs), v.startedAt);
+          JSON.stringify(v.cells), JSON.stringify(v.errors), JSON.stringify(v.refs), v.startedAt, transcriptId);
       }
+      for (const t of batch.listenTranscripts ?? []) transcript(t.port, 'listen', t.startedAt, t.session, t.entries);
       for (const m of batch.sms ?? []) {
         // Same key as modem-store, so a message read again by the probe is not repeated.
         const id = createHash('sha256').update([m.port, m.sender, m.text, m.timestamp ?? ''].join('\u0000')).digest('hex').slice(0, 24);
@@ -157,7 +178,8 @@ function prepare(db: Db) {
   return {
     findings: findingWriter(db, (refs) => JSON.stringify(refs)),
     survey: db.prepare(`INSERT INTO modem_surveys (run_id, port, driver, answered, manufacturer, model, revision, imei, sim_state, imsi, iccid, msisdn,
-      operator, registration, signal, cells, errors, refs, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      operator, registration, signal, cells, errors, refs, started_at, transcript_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    transcript: db.prepare(`INSERT INTO modem_transcripts (run_id, port, kind, started_at, session, entries, sha256, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     sms: db.prepare(`INSERT INTO modem_sms (id, port, sender, text, timestamp, status, transcript_line, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(id) DO NOTHING`),
   };

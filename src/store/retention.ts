@@ -63,6 +63,7 @@ export const retentionSteps: readonly RetentionStep[] = [
   { log: 'outbox', table: 'outbox', where: `state = 'pending' AND priority >= 3 AND ${neverFindings}`, order: 'created_at, seq', topic: 'topic' },
   { log: 'outbox', table: 'outbox', where: `state = 'pending' AND priority = 2 AND ${neverFindings}`, order: 'created_at, seq', topic: 'topic' },
   { log: 'modem_sms', table: 'modem_sms', where: '1', order: 'rowid' },
+  { log: 'modem_transcripts', table: 'modem_transcripts', where: '1', order: 'id' },
   { log: 'modem_surveys', table: 'modem_surveys', where: '1', order: 'id' },
   { log: 'outbox', table: 'outbox', where: `state = 'pending' AND priority = 1 AND ${neverFindings}`, order: 'created_at, seq', topic: 'topic' },
 ];

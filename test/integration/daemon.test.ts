@@ -114,6 +114,17 @@ describe('goipwatch run (the probe daemon)', () => {
     const clocks = (db.prepare("SELECT clock FROM findings WHERE kind = 'voip-gsm-gateway'").all() as Array<{ clock: string | null }>).map((r) => JSON.parse(r.clock ?? 'null') as unknown);
     expect(clocks).toEqual([{ synced: true, correctedByMs: expect.any(Number) as number }]);
     expect((db.prepare('SELECT count(*) n FROM modem_surveys').get() as { n: number }).n).toBe(2);
+    // Each survey keeps its raw transcript, and the IMEI ref points at the command whose answer says it.
+    const surveyRows = db.prepare(`SELECT s.imei, s.refs, t.text, t.sha256 FROM modem_surveys s JOIN modem_transcripts t ON t.id = s.transcript_id`).all() as Array<{ imei: string; refs: string; text: string; sha256: string }>;
+    expect(surveyRows).toHaveLength(2);
+    for (const r of surveyRows) {
+      const line = (JSON.parse(r.refs) as { imei: { line: number } }).imei.line;
+      const lines = r.text.split('\n');
+      const at = lines.findIndex((l) => l.startsWith(`${line}\t`));
+      expect(lines[at]).toMatch(/\ttx\tAT\+CGSN/);
+      expect(lines[at + 1]).toMatch(new RegExp(`\\trx\\t${r.imei}$`));
+      expect(r.sha256).toBe(createHash('sha256').update(r.text).digest('hex'));
+    }
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
   }, 90_000);
@@ -193,5 +204,13 @@ describe('goipwatch run (the probe daemon)', () => {
       await client.endAsync();
       await replugBank.stop();
     }
+    // The listen transcripts are kept, one per opening of the port: the unplug event's line is in the first.
+    const unplug = eventsOf('modem-unplugged')[0]!.payload.event as { data: { listen: string; session: number; transcriptLine: number } };
+    const db = new Database(join(dir, 'probe.db'), { readonly: true });
+    const sessions = db.prepare(`SELECT session, text FROM modem_transcripts WHERE kind = 'listen' AND port = ? AND started_at = ? ORDER BY session`)
+      .all(ports[0], unplug.data.listen) as Array<{ session: number; text: string }>;
+    db.close();
+    expect(sessions.map((x) => x.session)).toEqual([1, 2]);
+    expect(sessions[0]!.text.split('\n').find((l) => l.startsWith(`${unplug.data.transcriptLine}\t`))).toMatch(/\tnote\tport went away/);
   }, 90_000);
 });
