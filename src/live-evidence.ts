@@ -17,7 +17,7 @@
  */
 import type { Frame } from './capture/file-source.js';
 import { FrameRing } from './capture/frame-ring.js';
-import type { EvidenceRef, EvidenceSource, Finding } from './detect/model.js';
+import { mapFindingRefs, type EvidenceRef, type EvidenceSource, type Finding } from './detect/model.js';
 import type { EvidenceFiles } from './store/evidence-files.js';
 import { describeError } from './errors.js';
 
@@ -91,14 +91,9 @@ export class LiveEvidence {
       const placed = place(r);
       return placed.length === 1 ? placed[0]! : { file: source(`interface:${r.file}`, () => ({ kind: 'interface', interface: this.interfaces.get(r.file)?.iface ?? '', since: this.since })), frames: r.frames };
     };
-    const finding: Finding = {
-      ...f,
-      evidence: f.evidence.map((e) => ({ ...e, refs: many(e.refs) })),
-      ...(f.behaviour
-        ? { behaviour: { ...f.behaviour, features: f.behaviour.features.map((x) => ({ ...x, refs: many(x.refs) })), calls: f.behaviour.calls.map((c) => ({ ...c, ref: one(c.ref) })) } }
-        : {}),
-    };
-    return { finding, sources };
+    const finding = mapFindingRefs(f, many, one);
+    // findings/3 names at most 64 sources; past that the refs keep the interface numbering (no sources).
+    return sources.length <= 64 ? { finding, sources } : { finding: f, sources: [] };
   }
 
   /** A failure to write evidence never costs the finding: it keeps the frame's interface number. */

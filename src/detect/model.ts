@@ -151,3 +151,18 @@ export interface DetectionResult {
   /** Behaviour profiles of every device with calls or SIM/SMS facts (also those below the threshold), when behaviour analysis is on. */
   behaviour?: { profiles: BehaviourProfile[]; stats: BehaviourStats };
 }
+
+/**
+ * The finding with every evidence ref mapped: `many` for the ref lists (evidence rows, behaviour
+ * features), `one` for the single ref of each behaviour call. Used to point refs at other sources
+ * (the probe's evidence files, a replay's named inputs).
+ */
+export function mapFindingRefs(f: Finding, many: (refs: EvidenceRef[]) => EvidenceRef[], one: (ref: EvidenceRef) => EvidenceRef): Finding {
+  return {
+    ...f,
+    evidence: f.evidence.map((e) => ({ ...e, refs: many(e.refs) })),
+    ...(f.behaviour
+      ? { behaviour: { ...f.behaviour, features: f.behaviour.features.map((x) => ({ ...x, refs: many(x.refs) })), calls: f.behaviour.calls.map((c) => ({ ...c, ref: one(c.ref) })) } }
+      : {}),
+  };
+}

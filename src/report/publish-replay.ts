@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReplayReport } from '../replay.js';
+import { mapFindingRefs, type EvidenceRef, type EvidenceSource, type Finding } from '../detect/model.js';
 import { ProbeStore } from '../store/probe-store.js';
 import { ReportContract } from './contract.js';
 import { MqttReporter } from './mqtt-reporter.js';
@@ -29,7 +30,7 @@ export async function publishReplay(report: ReplayReport, opts: PublishOptions):
   try {
     store.write({
       findings: report.findings,
-      outbox: [...report.findings.map((f) => contract.finding(f)), ...report.sims.map((s) => contract.sim(s))],
+      outbox: [...report.findings.map((f) => contract.finding(...withInputs(f, report))), ...report.sims.map((s) => contract.sim(s))],
     });
     reporter.start();
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
@@ -44,4 +45,26 @@ export async function publishReplay(report: ReplayReport, opts: PublishOptions):
     await reporter.stop();
     store.close();
   }
+}
+
+/**
+ * The finding with its refs renumbered onto the inputs it names, and those inputs (name and
+ * SHA-256) as the message's `sources` (findings/3): a message is understood without the report.
+ */
+function withInputs(f: Finding, report: ReplayReport): [Finding, undefined, EvidenceSource[]] {
+  const sources: EvidenceSource[] = [];
+  const index = new Map<number, number>();
+  const one = (r: EvidenceRef): EvidenceRef => {
+    let k = index.get(r.file);
+    if (k === undefined) {
+      k = sources.length;
+      index.set(r.file, k);
+      const input = report.inputs.find((i) => i.index === r.file);
+      sources.push({ file: k, kind: 'file', name: input?.name ?? `input ${r.file}`, ...(input?.sha256 ? { sha256: input.sha256 } : {}) });
+    }
+    return { file: k, frames: r.frames };
+  };
+  const mapped = mapFindingRefs(f, (refs) => refs.map(one), one);
+  // findings/3 names at most 64 sources; a finding spread over more inputs keeps the report's numbering.
+  return sources.length <= 64 ? [mapped, undefined, sources] : [f, undefined, []];
 }

@@ -4,6 +4,8 @@
  * while both see the probe's retained status.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startMonitor, type MonitorEvent } from '../../src/report/monitor.js';
@@ -34,6 +36,16 @@ describe('monitor and replay --mqtt', () => {
     expect(findings.length).toBe(4);
     const ids = findings.map((f) => (f.e.type === 'message' ? f.e.id : ''));
     expect(new Set(ids).size).toBe(4);
+    // Each message names the inputs its refs point at, with their SHA-256 (findings/3 sources).
+    const sms = readFileSync(join(root, 'fixtures/goip-sms-server.pcapng'));
+    const smsHash = createHash('sha256').update(sms).digest('hex');
+    const named = findings.flatMap((f) => (f.e.type === 'message' ? ((f.e.payload.sources ?? []) as Array<{ name: string; sha256?: string }>) : []));
+    expect(named.find((x) => x.name === 'goip-sms-server.pcapng')?.sha256).toBe(smsHash);
+    for (const f of findings) {
+      if (f.e.type !== 'message') continue;
+      const p = f.e.payload as { sources: unknown[]; finding: { evidence: Array<{ refs: Array<{ file: number }> }> } };
+      for (const e of p.finding.evidence) for (const r of e.refs) expect(p.sources[r.file]).toBeDefined();
+    }
     expect(seen.filter((s) => s.e.type === 'message' && s.e.topic.endsWith('/inventory')).length).toBeGreaterThan(0);
     for (const who of ['a', 'b']) {
       expect(seen.some((s) => s.who === who && s.e.type === 'status' && s.e.probe === 'lab-1')).toBe(true);
