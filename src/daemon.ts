@@ -275,6 +275,21 @@ export class Daemon {
       sources.set(f.id, p.sources);
       return p.finding;
     });
+    const sims = result.sims.filter((s: SimRecord) => {
+      const key = `${s.device}|${s.channel}|${s.imsi ?? ''}`;
+      const rev = [s.imei, s.iccid, s.carrier, s.lac, s.cell].join('|');
+      if (this.simsSent.get(key) === rev) return false;
+      this.simsSent.set(key, rev);
+      return true;
+    });
+    if (!changed.length && !sims.length) return;
+    const outbox = [
+      ...changed.map((f) => this.contract.finding(f, notes.get(f.id), sources.get(f.id))),
+      ...sims.map((s) => {
+        const p = this.evidence.preserveSim(s);
+        return this.contract.sim(p.sim, p.sources);
+      }),
+    ];
     try {
       this.evidence.sync();
     } catch (e) {
@@ -288,18 +303,7 @@ export class Daemon {
       this.log.warn({ refused: this.evidence.refused, evidenceMaxMb: this.config.capture.evidenceMaxMb }, 'evidence files are full: packets behind new findings are referred to by number only');
       this.refusedLogged = this.evidence.refused;
     }
-    const sims = result.sims.filter((s: SimRecord) => {
-      const key = `${s.device}|${s.channel}|${s.imsi ?? ''}`;
-      const rev = [s.imei, s.iccid, s.carrier, s.lac, s.cell].join('|');
-      if (this.simsSent.get(key) === rev) return false;
-      this.simsSent.set(key, rev);
-      return true;
-    });
-    if (!changed.length && !sims.length) return;
-    this.store.write({
-      findings: changed, findingClocks: notes, findingSources: sources,
-      outbox: [...changed.map((f) => this.contract.finding(f, notes.get(f.id), sources.get(f.id))), ...sims.map((s) => this.contract.sim(s))],
-    });
+    this.store.write({ findings: changed, findingClocks: notes, findingSources: sources, outbox });
     for (const f of changed) this.sent.set(f.id, revision(f, clock.synced));
     this.stats.findingsSent += changed.length;
     this.reporter?.notify();

@@ -17,7 +17,7 @@
  */
 import type { Frame } from './capture/file-source.js';
 import { FrameRing } from './capture/frame-ring.js';
-import { mapFindingRefs, type EvidenceRef, type EvidenceSource, type Finding } from './detect/model.js';
+import { mapFindingRefs, type EvidenceRef, type EvidenceSource, type Finding, type SimRecord } from './detect/model.js';
 import type { EvidenceFiles } from './store/evidence-files.js';
 import { describeError } from './errors.js';
 
@@ -55,6 +55,21 @@ export class LiveEvidence {
 
   /** The finding with its refs on evidence files where the frames could be kept, and what its refs index. */
   preserve(f: Finding): { finding: Finding; sources: EvidenceSource[] } {
+    const m = this.mapper();
+    const finding = mapFindingRefs(f, m.many, m.one);
+    // findings/3 names at most 64 sources; past that the refs keep the interface numbering (no sources).
+    return m.sources.length <= 64 ? { finding, sources: m.sources } : { finding: f, sources: [] };
+  }
+
+  /** A SIM record's refs the same way (inventory/2). */
+  preserveSim(s: SimRecord): { sim: SimRecord; sources: EvidenceSource[] } {
+    const m = this.mapper();
+    const refs = m.many(s.refs);
+    return m.sources.length <= 64 ? { sim: { ...s, refs }, sources: m.sources } : { sim: s, sources: [] };
+  }
+
+  /** Ref mapping for one message: `sources` fills as refs are placed. */
+  private mapper(): { sources: EvidenceSource[]; many: (refs: EvidenceRef[]) => EvidenceRef[]; one: (r: EvidenceRef) => EvidenceRef } {
     const sources: EvidenceSource[] = [];
     const index = new Map<string, number>();
     const source = (key: string, make: () => Omit<EvidenceSource, 'file'>): number => {
@@ -66,20 +81,19 @@ export class LiveEvidence {
       }
       return i;
     };
+    const interfaceSource = (file: number): number =>
+      source(`interface:${file}`, () => ({ kind: 'interface', interface: this.interfaces.get(file)?.iface ?? '', since: this.since }));
     /** One ref as groups of (source, frames) in the order the frames came. */
     const place = (r: EvidenceRef): EvidenceRef[] => {
       const live = this.interfaces.get(r.file);
       if (!live) {
-        const name = this.files.get(r.file);
-        const i = source(`file:${r.file}`, () => (name !== undefined ? { kind: 'file', name } : { kind: 'file', name: `source ${r.file}` }));
-        return [{ file: i, frames: r.frames }];
+        const name = this.files.get(r.file) ?? `source ${r.file}`;
+        return [{ file: source(`file:${r.file}`, () => ({ kind: 'file', name })), frames: r.frames }];
       }
       const groups = new Map<number, number[]>();
       for (const n of r.frames) {
         const kept = live.dlt < 0 ? undefined : this.keep(live, n);
-        const i = kept
-          ? source(`evidence:${kept.name}`, () => ({ kind: 'evidence', name: kept.name, interface: live.iface }))
-          : source(`interface:${r.file}`, () => ({ kind: 'interface', interface: live.iface, since: this.since }));
+        const i = kept ? source(`evidence:${kept.name}`, () => ({ kind: 'evidence', name: kept.name, interface: live.iface })) : interfaceSource(r.file);
         let g = groups.get(i);
         if (!g) groups.set(i, (g = []));
         g.push(kept ? kept.position : n);
@@ -89,11 +103,9 @@ export class LiveEvidence {
     const many = (refs: EvidenceRef[]): EvidenceRef[] => refs.flatMap(place).slice(0, 64);
     const one = (r: EvidenceRef): EvidenceRef => {
       const placed = place(r);
-      return placed.length === 1 ? placed[0]! : { file: source(`interface:${r.file}`, () => ({ kind: 'interface', interface: this.interfaces.get(r.file)?.iface ?? '', since: this.since })), frames: r.frames };
+      return placed.length === 1 ? placed[0]! : { file: interfaceSource(r.file), frames: r.frames };
     };
-    const finding = mapFindingRefs(f, many, one);
-    // findings/3 names at most 64 sources; past that the refs keep the interface numbering (no sources).
-    return sources.length <= 64 ? { finding, sources } : { finding: f, sources: [] };
+    return { sources, many, one };
   }
 
   /** A failure to write evidence never costs the finding: it keeps the frame's interface number. */

@@ -21,7 +21,7 @@ import { toolVersion } from '../version.js';
 import statusSchema from './schemas/status.v1.json' with { type: 'json' };
 import heartbeatSchema from './schemas/heartbeat.v1.json' with { type: 'json' };
 import findingsSchema from './schemas/findings.v3.json' with { type: 'json' };
-import inventorySchema from './schemas/inventory.v1.json' with { type: 'json' };
+import inventorySchema from './schemas/inventory.v2.json' with { type: 'json' };
 import surveySchema from './schemas/survey.v1.json' with { type: 'json' };
 import eventsSchema from './schemas/events.v1.json' with { type: 'json' };
 import type { ClockState } from '../clock.js';
@@ -36,9 +36,10 @@ export const PRIORITY: Record<ReportTopic, number> = { status: 0, findings: 0, i
 /**
  * Schema version per topic. A topic's version changes with any change to its payload (docs/mqtt.md
  * "Versioning"); findings is at 2 since the "sim-farm" kind and its "behaviour" explanation, at 3
- * since `sources` (what the refs' file indexes name: the probe's evidence files).
+ * since `sources` (what the refs' file indexes name: the probe's evidence files); inventory is at
+ * 2 for the same `sources`.
  */
-export const SCHEMA_VERSIONS: Readonly<Record<ReportTopic, number>> = { status: 1, heartbeat: 1, findings: 3, inventory: 1, survey: 1, events: 1 };
+export const SCHEMA_VERSIONS: Readonly<Record<ReportTopic, number>> = { status: 1, heartbeat: 1, findings: 3, inventory: 2, survey: 1, events: 1 };
 
 export function schemaId(topic: ReportTopic): string {
   return `goipwatch/${topic}/${SCHEMA_VERSIONS[topic]}`;
@@ -262,7 +263,8 @@ export class ReportContract {
   }
 
   /** One SIM of the inventory. */
-  sim(s: SimRecord): OutboxDraft {
+  /** One SIM; `sources` names what its refs' file indexes point at (as for findings). */
+  sim(s: SimRecord, sources?: EvidenceSource[]): OutboxDraft {
     const sim = {
       device: s.device, channel: s.channel,
       ...pick(s, ['imei', 'carrier', 'signalDbm', 'lac', 'cell', 'smsLogin', 'smbLogin']),
@@ -270,7 +272,8 @@ export class ReportContract {
       source: s.source, firstSeen: s.firstSeen, lastSeen: s.lastSeen,
       refs: s.refs.map((r) => ({ file: r.file, frames: r.frames })),
     };
-    return this.fact('inventory', `sim:${s.device}/${s.channel}`, { sim }, sim);
+    const src = sources?.length ? { sources } : {};
+    return this.fact('inventory', `sim:${s.device}/${s.channel}`, { sim, ...src }, sources?.length ? { sim, ...src } : sim);
   }
 
   /** One surveyed modem port. */

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReplayReport } from '../replay.js';
-import { mapFindingRefs, type EvidenceRef, type EvidenceSource, type Finding } from '../detect/model.js';
+import { mapFindingRefs, type EvidenceRef, type EvidenceSource } from '../detect/model.js';
 import { ProbeStore } from '../store/probe-store.js';
 import { ReportContract } from './contract.js';
 import { MqttReporter } from './mqtt-reporter.js';
@@ -30,7 +30,19 @@ export async function publishReplay(report: ReplayReport, opts: PublishOptions):
   try {
     store.write({
       findings: report.findings,
-      outbox: [...report.findings.map((f) => contract.finding(...withInputs(f, report))), ...report.sims.map((s) => contract.sim(s))],
+      outbox: [
+        ...report.findings.map((f) => {
+          const m = inputSources(report);
+          const finding = mapFindingRefs(f, (refs) => refs.map(m.one), m.one);
+          // At most 64 sources in a message; a finding spread over more inputs keeps the report's numbering.
+          return m.sources.length <= 64 ? contract.finding(finding, undefined, m.sources) : contract.finding(f);
+        }),
+        ...report.sims.map((s) => {
+          const m = inputSources(report);
+          const refs = s.refs.map(m.one);
+          return m.sources.length <= 64 ? contract.sim({ ...s, refs }, m.sources) : contract.sim(s);
+        }),
+      ],
     });
     reporter.start();
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
@@ -48,10 +60,10 @@ export async function publishReplay(report: ReplayReport, opts: PublishOptions):
 }
 
 /**
- * The finding with its refs renumbered onto the inputs it names, and those inputs (name and
- * SHA-256) as the message's `sources` (findings/3): a message is understood without the report.
+ * Renumbers refs onto the inputs they name, collecting those inputs (name and SHA-256) as the
+ * message's `sources` (findings/3, inventory/2): a message is understood without the report.
  */
-function withInputs(f: Finding, report: ReplayReport): [Finding, undefined, EvidenceSource[]] {
+function inputSources(report: ReplayReport): { sources: EvidenceSource[]; one: (r: EvidenceRef) => EvidenceRef } {
   const sources: EvidenceSource[] = [];
   const index = new Map<number, number>();
   const one = (r: EvidenceRef): EvidenceRef => {
@@ -64,7 +76,5 @@ function withInputs(f: Finding, report: ReplayReport): [Finding, undefined, Evid
     }
     return { file: k, frames: r.frames };
   };
-  const mapped = mapFindingRefs(f, (refs) => refs.map(one), one);
-  // findings/3 names at most 64 sources; a finding spread over more inputs keeps the report's numbering.
-  return sources.length <= 64 ? [mapped, undefined, sources] : [f, undefined, []];
+  return { sources, one };
 }

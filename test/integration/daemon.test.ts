@@ -86,7 +86,12 @@ describe('goipwatch run (the probe daemon)', () => {
     expect(JSON.stringify(finding)).toContain('goip');
     const surveys = received.filter((m) => m.topic.endsWith('/survey')).map((m) => JSON.stringify(m.payload));
     expect(surveys.some((s) => s.includes(bank.modem(0).state.imei))).toBe(true);
-    expect(received.some((m) => m.topic.endsWith('/inventory') && JSON.stringify(m.payload).includes('260060172091324'))).toBe(true);
+    const inventory = received.find((m) => m.topic.endsWith('/inventory') && JSON.stringify(m.payload).includes('260060172091324'))!.payload as {
+      schema: string; sources: Array<{ kind: string; name?: string }>; sim: { refs: Array<{ file: number }> };
+    };
+    // The SIM's refs point into the same evidence file as the finding's (inventory/2 sources).
+    expect(inventory.schema).toBe('goipwatch/inventory/2');
+    expect(inventory.sources[inventory.sim.refs[0]!.file]).toMatchObject({ kind: 'evidence', name: expect.stringMatching(/^lo-.*-001\.pcap$/) as string });
     const hb = received.find((m) => m.topic.endsWith('/heartbeat'))!.payload as { capture?: { packets: number } };
     expect(hb.capture?.packets).toBeGreaterThan(0);
 

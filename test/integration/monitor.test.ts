@@ -46,7 +46,13 @@ describe('monitor and replay --mqtt', () => {
       const p = f.e.payload as { sources: unknown[]; finding: { evidence: Array<{ refs: Array<{ file: number }> }> } };
       for (const e of p.finding.evidence) for (const r of e.refs) expect(p.sources[r.file]).toBeDefined();
     }
-    expect(seen.filter((s) => s.e.type === 'message' && s.e.topic.endsWith('/inventory')).length).toBeGreaterThan(0);
+    const sims = seen.filter((s) => s.e.type === 'message' && s.e.topic.endsWith('/inventory'));
+    expect(sims.length).toBeGreaterThan(0);
+    for (const s of sims) {
+      if (s.e.type !== 'message') continue;
+      const p = s.e.payload as { sources: Array<{ sha256?: string }>; sim: { refs: Array<{ file: number }> } };
+      for (const r of p.sim.refs) expect(p.sources[r.file]?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
     for (const who of ['a', 'b']) {
       expect(seen.some((s) => s.who === who && s.e.type === 'status' && s.e.probe === 'lab-1')).toBe(true);
     }
