@@ -295,6 +295,15 @@ export async function checkClock(config: GoipwatchConfig, opts: { runDir?: strin
 }
 
 /** Enough free space for the store to grow to its quota, plus a margin for WAL and logs. */
+/**
+ * Free bytes the probe still needs: the rest of the store quota, the rest of the evidence files'
+ * cap when it captures (they are never deleted), and 64 MiB of headroom.
+ */
+export function diskNeededBytes(config: GoipwatchConfig, storeBytes: number, evidenceBytes: number): number {
+  const evidenceMb = config.capture.interfaces.length > 0 ? config.capture.evidenceMaxMb : 0;
+  return Math.max(0, config.store.quotaMb * MIB - storeBytes) + Math.max(0, evidenceMb * MIB - evidenceBytes) + 64 * MIB;
+}
+
 export async function checkDisk(config: GoipwatchConfig): Promise<DoctorCheck> {
   const name = 'free disk';
   let dir = dirname(config.store.path);
@@ -310,7 +319,7 @@ export async function checkDisk(config: GoipwatchConfig): Promise<DoctorCheck> {
   if (evidenceMb > 0) {
     for (const f of await readdir(evidenceDir).catch(() => [] as string[])) evidence += await stat(join(evidenceDir, f)).then((s) => s.size, () => 0);
   }
-  const needed = Math.max(0, config.store.quotaMb * MIB - used) + Math.max(0, evidenceMb * MIB - evidence) + 64 * MIB;
+  const needed = diskNeededBytes(config, used, evidence);
   const detail = `${Math.floor(free / MIB)} MiB free at ${dir}; store ${Math.ceil(used / MIB)} of ${config.store.quotaMb} MiB quota`
     + (evidenceMb > 0 ? `; evidence files ${Math.ceil(evidence / MIB)} of ${evidenceMb} MiB` : '');
   if (free >= needed) return { name, ok: true, detail };

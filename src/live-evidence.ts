@@ -1,7 +1,8 @@
 /**
  * Evidence for live findings (`goipwatch run`): the frames a finding rests on are copied from the
  * interface's FrameRing into the probe's evidence files, and the finding's refs are rewritten to
- * point at them, with a `sources` list saying what each ref's `file` index is (findings/3).
+ * point at them, with a `sources` list saying what each ref's `file` index is (findings/3,
+ * inventory/2).
  *
  *   LiveCapture ─► frame ─► CapturePipeline … ─► not RTP? ─► FrameRing.push (per interface, fixed memory)
  *   flushFindings ─► preserve(finding):

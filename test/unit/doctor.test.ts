@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromObject } from '../../src/config/load.js';
 import {
-  checkBroker, checkBrokerTls, checkCaptureCapability, checkClock, checkConfig, checkDisk, checkModemManager, checkSerialPorts,
+  checkBroker, checkBrokerTls, checkCaptureCapability, checkClock, checkConfig, checkDisk, diskNeededBytes, checkModemManager, checkSerialPorts,
 } from '../../src/doctor.js';
 import { renderDoctor } from '../../src/cli/doctor.js';
 
@@ -65,9 +65,12 @@ describe('doctor checks', () => {
     // Evidence files count too (never deleted by the probe): their cap must fit beside the store.
     const withEvidence = await checkDisk(await config({ probe: { stateDir: dir }, capture: { interfaces: ['eth0'], evidenceMaxMb: 65536 }, store: { quotaMb: 16 } }));
     expect(withEvidence.detail).toMatch(/; evidence files 0 of 65536 MiB$/);
-    const roomFor = Number(/^(\d+) MiB free/.exec(withEvidence.detail)?.[1]);
-    expect(withEvidence.ok).toBe(roomFor >= 16 + 65536 + 64);
-    if (!withEvidence.ok) expect(withEvidence.fix).toMatch(/capture\.evidenceMaxMb/);
+    const MiB = 1024 * 1024;
+    const capturing = await config({ capture: { interfaces: ['eth0'], evidenceMaxMb: 256 }, store: { quotaMb: 16 } });
+    expect(diskNeededBytes(capturing, 4 * MiB, 100 * MiB)).toBe((16 - 4 + 256 - 100 + 64) * MiB);
+    expect(diskNeededBytes(capturing, 20 * MiB, 300 * MiB)).toBe(64 * MiB); // both over their caps: headroom only
+    const notCapturing = await config({ capture: { interfaces: [], evidenceMaxMb: 256 }, store: { quotaMb: 16 } });
+    expect(diskNeededBytes(notCapturing, 0, 0)).toBe((16 + 64) * MiB);
   });
 
   it('broker: a closed loopback port gives ok=false with a fix', async () => {
