@@ -27,9 +27,7 @@ import { ProbeStore } from './store/probe-store.js';
 import { ReportContract } from './report/contract.js';
 import { MqttReporter } from './report/mqtt-reporter.js';
 import { Secret } from './report/mqtt-reporter.js';
-import { listSerialPorts } from './at/discovery.js';
-import { surveyBank } from './modems/bank.js';
-import { listenBank } from './modems/listen.js';
+import { ProbeModemLoop, type ProbeLoopCallbacks } from './modems/probe-loop.js';
 import { modemFindings } from './modems/findings.js';
 import type { PortSurvey } from './modems/types.js';
 import { componentLogger } from './log.js';
@@ -89,12 +87,10 @@ export class Daemon {
   private readonly simsSent = new Map<string, string>();
   private readonly timers: NodeJS.Timeout[] = [];
   private reporter: MqttReporter | undefined;
-  private stopModems: (() => void) | undefined;
-  private modemLoop: Promise<void> | undefined;
+  private readonly modems: ProbeModemLoop;
   private stopping = false;
   private readonly clock = new ClockTracker();
   private portsUp = 0;
-  private portsTotal = 0;
   private readonly evidence: LiveEvidence;
   private refusedLogged = 0;
   private failedLogged = 0;
@@ -116,6 +112,7 @@ export class Daemon {
       onClosed: (f) => this.evidenceClosed(f),
     });
     this.evidence = new LiveEvidence(files, since);
+    this.modems = new ProbeModemLoop(config.modems, this.modemCallbacks(), componentLogger('modems'));
   }
 
   static async start(config: GoipwatchConfig, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -132,7 +129,7 @@ export class Daemon {
     try {
       d.startCapture();
       d.startReporter();
-      d.startModems();
+      d.modems.start();
       d.startTimers();
     } catch (e) {
       await d.stop();
@@ -180,63 +177,31 @@ export class Daemon {
     this.reporter.start();
   }
 
-  /** Survey every surveyIntervalS; listen on the same ports in between (one owner per port at a time). */
-  private startModems(): void {
-    if (!this.config.modems.enabled) return;
-    const stopped = new Promise<void>((r) => { this.stopModems = r; });
-    this.modemLoop = (async () => {
-      while (!this.stopping) {
-        const ports = this.config.modems.ports.length ? this.config.modems.ports.map((p) => p.path) : (await listSerialPorts()).map((p) => p.path);
-        this.portsTotal = ports.length;
-        if (ports.length) await this.survey(ports);
-        const nextSurvey = new Promise<void>((r) => {
-          setTimeout(r, this.config.modems.surveyIntervalS * 1000).unref();
+  /** Surveys and listen events of the modem bank (src/modems/probe-loop.ts), stored and reported. */
+  private modemCallbacks(): ProbeLoopCallbacks {
+    return {
+      onSurvey: (results) => {
+        const surveys = results.map((r) => r.result).filter((s): s is PortSurvey => s !== undefined);
+        this.portsUp = surveys.filter((s) => s.answered).length;
+        this.stats.surveys++;
+        const findings = modemFindings(surveys);
+        this.store.write({
+          surveys,
+          // The raw transcript of each survey is kept with it: its refs (IMEI, IMSI, ICCID lines) point into it.
+          surveyTranscripts: new Map(results.map((r) => [r.port, r.transcript])),
+          outbox: [...surveys.map((s) => this.contract.survey(s)), ...findings.map((f) => this.contract.modemFinding(f))],
         });
-        // A module plugged back in may hold another SIM (a farm swaps them): survey at once.
-        let replugged!: () => void;
-        const back = new Promise<void>((r) => { replugged = r; });
-        const until = Promise.race([nextSurvey, stopped, back]);
-        if (this.config.modems.listen && ports.length && !this.stopping) {
-          // An event's transcript line is found by (port, listen start, session, line) in modem_transcripts.
-          const listenStarted = new Date().toISOString();
-          const outcomes = await listenBank(ports, (e) => {
-            this.record(this.contract.event({
-              kind: `modem-${e.kind}`, severity: e.kind === 'unplugged' ? 'warning' : 'info', message: `${e.port}: ${e.line}`,
-              data: { port: e.port, listen: listenStarted, session: e.session, transcriptLine: e.transcriptLine },
-            }));
-            if (e.kind === 'replugged') replugged();
-          }, until);
-          this.store.write({
-            listenTranscripts: outcomes.flatMap((o) => o.sessions.map((entries, k) => ({ port: o.port, startedAt: listenStarted, session: k + 1, entries }))),
-          });
-        } else await until;
-      }
-    })().catch((e: unknown) => {
-      // Never leave the bank unattended until the next restart: log it and start the loop again.
-      this.log.error({ err: describeError(e) }, 'modem loop failed; restarting it in 30 s');
-      if (!this.stopping) setTimeout(() => { if (!this.stopping) this.startModems(); }, 30_000).unref();
-    });
-  }
-
-  private async survey(ports: string[]): Promise<void> {
-    const driverOf = new Map(this.config.modems.ports.map((p) => [p.path, p.driver]));
-    // One driver override per bank run: a mixed override list runs per port.
-    const results = await Promise.all(ports.map(async (port) => {
-      const d = driverOf.get(port);
-      return (await surveyBank([port], d && d !== 'auto' ? { driver: d } : {}))[0]!;
-    }));
-    const surveys = results.map((r) => r.result).filter((s): s is PortSurvey => s !== undefined);
-    // The raw transcript of each survey is kept with it: its refs (IMEI, IMSI, ICCID lines) point into it.
-    const surveyTranscripts = new Map(results.map((r) => [r.port, r.transcript]));
-    this.portsUp = surveys.filter((s) => s.answered).length;
-    this.stats.surveys++;
-    const findings = modemFindings(surveys);
-    this.store.write({
-      surveys,
-      surveyTranscripts,
-      outbox: [...surveys.map((s) => this.contract.survey(s)), ...findings.map((f) => this.contract.modemFinding(f))],
-    });
-    this.reporter?.notify();
+        this.reporter?.notify();
+      },
+      // An event's transcript line is found by (port, listen start, session, line) in modem_transcripts.
+      onEvent: (e, listenStarted) => this.record(this.contract.event({
+        kind: `modem-${e.kind}`, severity: e.kind === 'unplugged' ? 'warning' : 'info', message: `${e.port}: ${e.line}`,
+        data: { port: e.port, listen: listenStarted, session: e.session, transcriptLine: e.transcriptLine },
+      })),
+      onListenEnd: (outcomes, listenStarted) => this.store.write({
+        listenTranscripts: outcomes.flatMap((o) => o.sessions.map((entries, k) => ({ port: o.port, startedAt: listenStarted, session: k + 1, entries }))),
+      }),
+    };
   }
 
   private record(draft: ReturnType<ReportContract['event']>): void {
@@ -353,7 +318,7 @@ export class Daemon {
       intervalSeconds: this.config.heartbeat.intervalS,
       clock,
       capture: cap.length ? { interface: cap.map((c) => c.iface).join(','), packets: cap.reduce((n, c) => n + c.frames, 0), drops: cap.reduce((n, c) => n + c.droppedByKernel + c.droppedByInterface, 0) } : undefined,
-      modems: { portsUp: this.portsUp, portsTotal: this.portsTotal },
+      modems: { portsUp: this.portsUp, portsTotal: this.modems.portsTotal },
       outbox: { pending: ob.pending, dropped: Object.values(ob.dropped).reduce((a, b) => a + b, 0) },
       disk,
       memory: { rssBytes: process.memoryUsage.rss() },
@@ -383,8 +348,7 @@ export class Daemon {
     sdNotify('STOPPING=1');
     for (const t of this.timers) clearInterval(t);
     for (const c of this.captures) c.stop();
-    this.stopModems?.();
-    await this.modemLoop;
+    await this.modems.stop();
     try {
       this.flushFindings();
     } catch (e) {
