@@ -16,7 +16,7 @@
  * Format: pcap 2.4, microsecond timestamps, the interface's link type (pcap-savefile(5)).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Db } from './database.js';
 import type { RingFrame } from '../capture/frame-ring.js';
@@ -105,15 +105,15 @@ export class EvidenceFiles {
       f = undefined;
     }
     f ??= this.openFile(iface, linktype, frame.data.length);
-    const header = Buffer.alloc(16);
+    const rec = Buffer.allocUnsafe(record);
     const sec = Math.floor(frame.ts / 1000);
     const usec = Math.min(999_999, Math.max(0, Math.round((frame.ts - sec * 1000) * 1000)));
-    header.writeUInt32LE(sec >>> 0, 0);
-    header.writeUInt32LE(usec, 4);
-    header.writeUInt32LE(frame.data.length, 8);
-    header.writeUInt32LE(frame.origLen, 12);
-    this.write(f, header);
-    this.write(f, frame.data);
+    rec.writeUInt32LE(sec >>> 0, 0);
+    rec.writeUInt32LE(usec, 4);
+    rec.writeUInt32LE(frame.data.length, 8);
+    rec.writeUInt32LE(frame.origLen, 12);
+    frame.data.copy(rec, 16);
+    this.write(f, rec);
     f.frames++;
     const at = { name: f.name, position: f.frames };
     known.set(frame.number, at);
@@ -152,16 +152,30 @@ export class EvidenceFiles {
     header.writeUInt16LE(4, 6);
     header.writeUInt32LE(Math.max(65_535, firstLen), 16); // snaplen
     header.writeUInt32LE(linktype, 20);
+    try {
+      this.write(f, header);
+    } catch (e) {
+      closeSync(fd); // left empty (write() cut it back): no row, never used again
+      throw e;
+    }
     this.db.prepare('INSERT INTO evidence_files (name, interface, linktype, run_id, opened_at) VALUES (?, ?, ?, ?, ?)')
       .run(name, iface, linktype, this.opts.runId, new Date().toISOString());
     this.files.set(iface, f);
-    this.write(f, header);
     return f;
   }
 
+  /**
+   * Append `b` whole, or not at all: a write that fails part-way (disk full) is cut back, so the
+   * file always holds exactly the bytes its running hash has seen, and whole records only.
+   */
   private write(f: OpenFile, b: Buffer): void {
     let off = 0;
-    while (off < b.length) off += writeSync(f.fd, b, off, b.length - off);
+    try {
+      while (off < b.length) off += writeSync(f.fd, b, off, b.length - off, f.bytes + off);
+    } catch (e) {
+      if (off > 0) ftruncateSync(f.fd, f.bytes);
+      throw e;
+    }
     f.hash.update(b);
     f.bytes += b.length;
     this.totalBytes += b.length;

@@ -5,7 +5,8 @@
  */
 import { createSocket } from 'node:dgram';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -217,5 +218,64 @@ describe('goipwatch run (the probe daemon)', () => {
     db.close();
     expect(sessions.map((x) => x.session)).toEqual([1, 2]);
     expect(sessions[0]!.text.split('\n').find((l) => l.startsWith(`${unplug.data.transcriptLine}\t`))).toMatch(/\tnote\tport went away/);
+  }, 90_000);
+
+  // Needs root (mount): CI and this project's machines run as root; elsewhere the test says so and skips.
+  it('keeps every finding when the evidence disk is full: the frames that did not fit keep their interface numbers', async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-probe-'));
+    const evidenceDir = join(dir, 'evidence');
+    mkdirSync(evidenceDir);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', evidenceDir]).status === 0;
+    if (!mounted) ctx.skip('cannot mount a 64 KiB tmpfs here (needs root)');
+    const udpPort = 30000 + Math.floor(Math.random() * 20000);
+    const { config } = await configFromObject({
+      version: 1,
+      probe: { id: 'probe-full', stateDir: dir },
+      capture: { interfaces: ['lo'], filter: `udp port ${udpPort}`, bufferSizeMb: 1 },
+      modems: { enabled: false },
+      store: { path: 'probe.db', quotaMb: 16 },
+    }, { env: {} });
+    const probe = await Daemon.start(config, { findingsIntervalMs: 3_600_000, clock: async () => ({ synced: true, source: 'test' }) });
+    const devices = 250;
+    try {
+      // 250 GoIP-like devices, one keep-alive each (~450 bytes a frame): far more than 64 KiB of evidence.
+      const sockets = await Promise.all(Array.from({ length: devices }, async (_, i) => {
+        const sock = createSocket('udp4');
+        await new Promise<void>((r) => sock.bind(0, `127.0.1.${i + 1}`, r));
+        return sock;
+      }));
+      for (const [i, sock] of sockets.entries()) {
+        sock.send(`req:1;id:gw${i};pass:x;num:;signal:20;gsm_status:LOGIN;voip_status:LOGOUT;voip_state:IDLE;remain_time:-1;imei:8674950239${String(10000 + i)};imsi:4600${String(10000000000 + i)};iccid:8986001${String(100000000000 + i)};pro:CMCC;idle:1;disable_status:0;SMS_LOGIN:N;SMB_LOGIN:;CELLINFO:LAC:7E5,CELL ID:5E5B;CGATT:Y;`, udpPort, '127.0.0.1');
+      }
+      for (const t0 = Date.now(); ; await new Promise((r) => setTimeout(r, 100))) {
+        await probe.heartbeat(); // refreshes probe.stats.capture
+        if ((probe.stats.capture[0]?.frames ?? 0) >= devices) break;
+        if (Date.now() - t0 > 20_000) throw new Error(`only ${probe.stats.capture[0]?.frames} of ${devices} keep-alives captured`);
+      }
+      for (const sock of sockets) sock.close();
+      probe.flushFindings();
+    } finally {
+      await probe.stop();
+      if (mounted) {
+        const db = new Database(join(dir, 'probe.db'), { readonly: true });
+        const rows = db.prepare("SELECT sources FROM findings WHERE kind = 'voip-gsm-gateway'").all() as Array<{ sources: string }>;
+        const kinds = rows.flatMap((r) => (JSON.parse(r.sources) as Array<{ kind: string }>).map((x) => x.kind));
+        const file = db.prepare('SELECT name, sha256, frames FROM evidence_files').get() as { name: string; sha256: string; frames: number } | undefined;
+        db.close();
+        // What is on the full disk is exactly what was hashed: whole records only.
+        const onDisk = file ? createHash('sha256').update(readFileSync(join(evidenceDir, file.name))).digest('hex') : undefined;
+        const readBack: number[] = [];
+        if (file) await readCaptureFile(join(evidenceDir, file.name), (f) => readBack.push(f.number));
+        spawnSync('umount', [evidenceDir]);
+        expect(onDisk).toBe(file?.sha256);
+        expect(readBack.length).toBe(file?.frames);
+        // Every device has its finding; some frames made it into the evidence file, the rest did not fit.
+        expect(rows).toHaveLength(devices);
+        expect(kinds).toContain('evidence');
+        expect(kinds).toContain('interface');
+        expect(file?.frames).toBeGreaterThan(0);
+        expect(file?.frames).toBeLessThan(devices);
+      }
+    }
   }, 90_000);
 });
