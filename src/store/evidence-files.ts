@@ -78,8 +78,8 @@ export class EvidenceFiles {
     this.maxFileBytes = opts.maxFileBytes ?? 16 * 1024 * 1024;
     this.maxTotalBytes = opts.maxTotalBytes ?? 256 * 1024 * 1024;
     this.stamp = opts.runStarted.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    this.recover(); // first: it sets the true size of files an unclean stop left
     this.totalBytes = (db.prepare('SELECT coalesce(sum(bytes), 0) n FROM evidence_files').get() as { n: number }).n;
-    this.recover();
   }
 
   /**
